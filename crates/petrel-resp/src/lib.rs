@@ -1,0 +1,15 @@
+//! RESP2 and RESP3 framing for Petrel.
+//!
+//! This crate owns the wire format and nothing else: the incremental request
+//! parser (multibulk and inline commands, with Redis's limits and its exact
+//! protocol error texts), a general frame parser for replies (used by clients
+//! such as the load generator and the replication link), and the encoder that
+//! turns a [`Reply`] into RESP2 or RESP3 bytes.
+//!
+//! It must not do I/O, start threads, read clocks, or know about commands.
+
+#![forbid(unsafe_code)]
+
+mod reply;
+
+pub use reply::Reply;

@@ -1,0 +1,16 @@
+//! One file per command family; each ends in its rows of the command table.
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod string;
+
+use crate::table::CommandSpec;
+
+/// Every family's rows, in the order the table registers them.
+pub const ALL: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    keys::COMMANDS,
+    server::COMMANDS,
+    string::COMMANDS,
+];
