@@ -10,6 +10,10 @@
 
 #![forbid(unsafe_code)]
 
+mod error;
+mod frame;
 mod reply;
 
+pub use error::ProtocolError;
+pub use frame::{encode_command, parse_frame, scan_frame, Frame, FrameSummary, FRAME_DEPTH_MAX};
 pub use reply::Reply;
