@@ -13,7 +13,9 @@
 mod error;
 mod frame;
 mod reply;
+mod request;
 
 pub use error::ProtocolError;
 pub use frame::{encode_command, parse_frame, scan_frame, Frame, FrameSummary, FRAME_DEPTH_MAX};
 pub use reply::Reply;
+pub use request::{Limits, RequestParser};
