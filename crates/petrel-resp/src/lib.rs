@@ -10,11 +10,13 @@
 
 #![forbid(unsafe_code)]
 
+mod encode;
 mod error;
 mod frame;
 mod reply;
 mod request;
 
+pub use encode::encode;
 pub use error::ProtocolError;
 pub use frame::{encode_command, parse_frame, scan_frame, Frame, FrameSummary, FRAME_DEPTH_MAX};
 pub use reply::Reply;
