@@ -154,6 +154,13 @@ impl DoubleText {
             self.extend(if value > 0.0 { &b"inf"[..] } else { b"-inf" });
             return;
         }
+        // Integral scores (the common case in sorted sets) print as the
+        // integer itself: below 1e17 %.17g shows every digit, no exponent.
+        if value.fract() == 0.0 && value.abs() < 1e17 && !(value == 0.0 && value.is_sign_negative())
+        {
+            self.extend(itoa::Buffer::new().format(value as i64).as_bytes());
+            return;
+        }
         // Rust's `{:.16e}` rounds exactly to 17 significant digits, the same
         // digits glibc's %.17g picks; only the layout differs.
         let mut scientific = DoubleText::new();
@@ -281,6 +288,8 @@ mod tests {
             (5e-324, "4.9406564584124654e-324"),
             (99999999999999999.0, "1e+17"),
             (1234567.125, "1234567.125"),
+            (-99999999999999984.0, "-99999999999999984"),
+            (-7.0, "-7"),
             (f64::NAN, "nan"),
         ];
         for (value, expected) in cases {

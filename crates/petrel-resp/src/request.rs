@@ -184,6 +184,11 @@ impl RequestParser {
         authenticated: bool,
     ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         self.wanted = None;
+        // Offsets from earlier calls are only valid if the caller kept the
+        // buffer; if it was cut short, start over instead of slicing past it.
+        if buf.len() < self.scanned.max(self.pos) {
+            self.reset();
+        }
         loop {
             match self.mode {
                 Mode::Idle => {
