@@ -1,1 +1,23 @@
-//! (being written)
+//! Petrel's data plane: the thin shell that moves bytes between sockets and
+//! the I/O-free cores.
+//!
+//! This crate owns the threads (one pinned data thread per configured core,
+//! each with its own monoio runtime on io_uring, or epoll where io_uring is
+//! forbidden), the `SO_REUSEPORT` listeners, each connection's read and write
+//! buffers, and the messages that carry a command to the shard that owns its
+//! keys and its reply back. It is the only crate that knows monoio.
+//!
+//! It must not decide semantics: parsing and encoding belong to
+//! `petrel-resp`, what a command does and how a cross-shard command is split
+//! belong to `petrel-store`. No locks and no shared maps on the data path:
+//! threads share only immutable configuration and a few atomic counters.
+
+pub mod config;
+mod connection;
+mod node;
+mod pipeline;
+mod transport;
+mod worker;
+
+pub use config::Config;
+pub use node::{start, NodeHandle, StartError};

@@ -1,0 +1,492 @@
+//! The node's configuration: TOML text in, a validated [`Config`] out.
+//!
+//! Deserialization goes into raw structs that refuse unknown keys, then a
+//! conversion checks every value and names the offending key in its error,
+//! so a typo stops start-up instead of becoming a silent default.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Redis's default `proto-max-bulk-len`.
+pub const PROTO_MAX_BULK_LEN_DEFAULT: u64 = 512 * 1024 * 1024;
+/// Ring size when a core has no tuning of its own.
+pub const RING_ENTRIES_DEFAULT: u32 = 1024;
+pub const DEFAULT_PORT: u16 = 6379;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("config key `{key}`: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Which io driver the data threads use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IoDriver {
+    /// io_uring where the kernel allows it, else epoll (logged once with the reason).
+    Auto,
+    /// io_uring or refuse to start.
+    IoUring,
+    /// epoll, e.g. where a container runtime filters io_uring.
+    Epoll,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub node: NodeConfig,
+    pub cores: Vec<CoreTuning>,
+    pub databases: Vec<DatabaseConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub bind: IpAddr,
+    /// CPU ids of the data threads, one shard each, in shard order.
+    pub data_cores: Vec<usize>,
+    /// The sync ring's core (used by replication).
+    pub sync_core: Option<usize>,
+    pub data_dir: Option<PathBuf>,
+    pub proto_max_bulk_len: u64,
+    pub io_driver: IoDriver,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreTuning {
+    pub id: usize,
+    pub ring_entries: u32,
+    pub sqpoll: bool,
+    pub sqpoll_idle_ms: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub name: String,
+    pub port: u16,
+    /// Memory limit in bytes; 0 means none.
+    pub memory_size_bytes: u64,
+    /// `requirepass`-style password for the default user.
+    pub password: Option<String>,
+}
+
+impl Config {
+    /// One database `default` on 127.0.0.1:6379, plaintext, on every core.
+    pub fn default_single_database() -> Config {
+        Config {
+            node: NodeConfig {
+                bind: IpAddr::from([127, 0, 0, 1]),
+                data_cores: (0..available_cores()).collect(),
+                sync_core: None,
+                data_dir: None,
+                proto_max_bulk_len: PROTO_MAX_BULK_LEN_DEFAULT,
+                io_driver: IoDriver::Auto,
+            },
+            cores: Vec::new(),
+            databases: vec![DatabaseConfig {
+                name: "default".to_string(),
+                port: DEFAULT_PORT,
+                memory_size_bytes: 0,
+                password: None,
+            }],
+        }
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: origin.to_string(),
+            message: error.to_string(),
+        })?;
+        raw.validate()
+    }
+
+    /// The tuning for core `id`, or the defaults.
+    pub fn tuning_for(&self, id: usize) -> CoreTuning {
+        self.cores
+            .iter()
+            .find(|tuning| tuning.id == id)
+            .cloned()
+            .unwrap_or(CoreTuning {
+                id,
+                ring_entries: RING_ENTRIES_DEFAULT,
+                sqpoll: false,
+                sqpoll_idle_ms: 0,
+            })
+    }
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    node: RawNode,
+    #[serde(default)]
+    cores: Vec<RawCore>,
+    #[serde(default)]
+    databases: Vec<RawDatabase>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    bind: Option<String>,
+    data_cores: Option<RawCores>,
+    sync_core: Option<usize>,
+    data_dir: Option<PathBuf>,
+    proto_max_bulk_len: Option<RawSize>,
+    io_driver: Option<IoDriver>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawCores {
+    Count(usize),
+    List(Vec<usize>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawSize {
+    Bytes(u64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCore {
+    id: usize,
+    ring_entries: Option<u32>,
+    sqpoll: Option<bool>,
+    sqpoll_idle_ms: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    name: String,
+    port: u16,
+    memory_size: Option<RawSize>,
+    authentication_redis_pass: Option<String>,
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, ConfigError> {
+        let available = available_cores();
+        let node = self.node;
+        let bind = match node.bind {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some(text) => text
+                .parse()
+                .map_err(|_| invalid("node.bind", format!("`{text}` is not an IP address")))?,
+        };
+        let data_cores = match node.data_cores {
+            None => (0..available).collect(),
+            Some(RawCores::Count(0)) => {
+                return Err(invalid("node.data_cores", "must be at least 1"))
+            }
+            Some(RawCores::Count(count)) => {
+                if count > available {
+                    return Err(invalid(
+                        "node.data_cores",
+                        format!("{count} data cores requested but this machine has {available}"),
+                    ));
+                }
+                (0..count).collect()
+            }
+            Some(RawCores::List(list)) => {
+                if list.is_empty() {
+                    return Err(invalid("node.data_cores", "the list is empty"));
+                }
+                let mut seen = HashSet::new();
+                for &core in &list {
+                    if core >= available {
+                        return Err(invalid(
+                            "node.data_cores",
+                            format!(
+                                "core {core} does not exist (this machine has cores 0 to {})",
+                                available - 1
+                            ),
+                        ));
+                    }
+                    if !seen.insert(core) {
+                        return Err(invalid(
+                            "node.data_cores",
+                            format!("core {core} is listed twice"),
+                        ));
+                    }
+                }
+                list
+            }
+        };
+        if let Some(core) = node.sync_core {
+            if core >= available {
+                return Err(invalid(
+                    "node.sync_core",
+                    format!("core {core} does not exist"),
+                ));
+            }
+        }
+        let proto_max_bulk_len = match node.proto_max_bulk_len {
+            None => PROTO_MAX_BULK_LEN_DEFAULT,
+            Some(size) => {
+                parse_size(&size).map_err(|reason| invalid("node.proto_max_bulk_len", reason))?
+            }
+        };
+        if proto_max_bulk_len < 1024 * 1024 {
+            return Err(invalid(
+                "node.proto_max_bulk_len",
+                "must be at least 1mb, as in Redis",
+            ));
+        }
+
+        let mut cores = Vec::new();
+        for (index, core) in self.cores.into_iter().enumerate() {
+            let key = |field: &str| format!("cores[{index}].{field}");
+            if cores.iter().any(|tuning: &CoreTuning| tuning.id == core.id) {
+                return Err(invalid(
+                    key("id"),
+                    format!("core {} is tuned twice", core.id),
+                ));
+            }
+            let ring_entries = core.ring_entries.unwrap_or(RING_ENTRIES_DEFAULT);
+            if !ring_entries.is_power_of_two() || !(8..=32768).contains(&ring_entries) {
+                return Err(invalid(
+                    key("ring_entries"),
+                    "must be a power of two from 8 to 32768",
+                ));
+            }
+            let sqpoll = core.sqpoll.unwrap_or(false);
+            if core.sqpoll_idle_ms.is_some() && !sqpoll {
+                return Err(invalid(
+                    key("sqpoll_idle_ms"),
+                    "only applies with sqpoll = true",
+                ));
+            }
+            cores.push(CoreTuning {
+                id: core.id,
+                ring_entries,
+                sqpoll,
+                sqpoll_idle_ms: core.sqpoll_idle_ms.unwrap_or(1000),
+            });
+        }
+
+        if self.databases.is_empty() {
+            return Err(invalid(
+                "databases",
+                "at least one [[databases]] entry is required",
+            ));
+        }
+        let mut databases: Vec<DatabaseConfig> = Vec::new();
+        for (index, database) in self.databases.into_iter().enumerate() {
+            let key = |field: &str| format!("databases[{index}].{field}");
+            if database.name.is_empty()
+                || database
+                    .name
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
+            {
+                return Err(invalid(key("name"), "must be non-empty, without spaces"));
+            }
+            if databases.iter().any(|other| other.name == database.name) {
+                return Err(invalid(
+                    key("name"),
+                    format!("`{}` is used by another database", database.name),
+                ));
+            }
+            if database.port == 0 {
+                return Err(invalid(
+                    key("port"),
+                    "must be a port number from 1 to 65535",
+                ));
+            }
+            if let Some(other) = databases.iter().find(|other| other.port == database.port) {
+                return Err(invalid(
+                    key("port"),
+                    format!(
+                        "port {} is already used by database `{}`",
+                        database.port, other.name
+                    ),
+                ));
+            }
+            let memory_size_bytes = match &database.memory_size {
+                None => 0,
+                Some(size) => {
+                    parse_size(size).map_err(|reason| invalid(key("memory_size"), reason))?
+                }
+            };
+            if let Some(password) = &database.authentication_redis_pass {
+                if password.is_empty() {
+                    return Err(invalid(
+                        key("authentication_redis_pass"),
+                        "must not be empty (omit it for none)",
+                    ));
+                }
+            }
+            databases.push(DatabaseConfig {
+                name: database.name,
+                port: database.port,
+                memory_size_bytes,
+                password: database.authentication_redis_pass,
+            });
+        }
+
+        Ok(Config {
+            node: NodeConfig {
+                bind,
+                data_cores,
+                sync_core: node.sync_core,
+                data_dir: node.data_dir,
+                proto_max_bulk_len,
+                io_driver: node.io_driver.unwrap_or(IoDriver::Auto),
+            },
+            cores,
+            databases,
+        })
+    }
+}
+
+/// Parses a size as Redis's config does: a number of bytes, or a number with
+/// `k`/`m`/`g` (powers of 1000) or `kb`/`mb`/`gb` (powers of 1024).
+fn parse_size(size: &RawSize) -> Result<u64, String> {
+    let text = match size {
+        RawSize::Bytes(bytes) => return Ok(*bytes),
+        RawSize::Text(text) => text.trim().to_ascii_lowercase(),
+    };
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(digits_end);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (examples: 1048576, \"100mb\", \"2gb\")"))?;
+    let multiplier: u64 = match unit.trim() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` (use k, kb, m, mb, g or gb)"
+            ))
+        }
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, "test.toml")
+    }
+
+    #[test]
+    fn minimal_config_gets_sane_defaults() {
+        let config = parse("[[databases]]\nname = \"a\"\nport = 7000\n").expect("valid");
+        assert_eq!(config.node.bind, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(config.node.data_cores.len(), available_cores());
+        assert_eq!(config.node.proto_max_bulk_len, 512 * 1024 * 1024);
+        assert_eq!(config.databases[0].memory_size_bytes, 0);
+        assert_eq!(config.tuning_for(0).ring_entries, RING_ENTRIES_DEFAULT);
+    }
+
+    #[test]
+    fn sizes_follow_redis_units() {
+        let config = parse(
+            "[node]\nproto_max_bulk_len = \"2mb\"\n[[databases]]\nname = \"a\"\nport = 7000\nmemory_size = \"1gb\"\n",
+        )
+        .expect("valid");
+        assert_eq!(config.node.proto_max_bulk_len, 2 * 1024 * 1024);
+        assert_eq!(config.databases[0].memory_size_bytes, 1024 * 1024 * 1024);
+        assert_eq!(parse_size(&RawSize::Text("100k".into())), Ok(100_000));
+        assert_eq!(parse_size(&RawSize::Bytes(42)), Ok(42));
+        assert!(parse_size(&RawSize::Text("12 parsecs".into())).is_err());
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let error =
+            parse("[node]\nbnid = \"127.0.0.1\"\n[[databases]]\nname = \"a\"\nport = 7000\n")
+                .expect_err("typo must fail");
+        assert!(error.to_string().contains("bnid"), "{error}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            ("[node]\nbind = \"localhost:1\"\n[[databases]]\nname = \"a\"\nport = 7000\n", "node.bind"),
+            ("[node]\ndata_cores = 0\n[[databases]]\nname = \"a\"\nport = 7000\n", "node.data_cores"),
+            ("[node]\ndata_cores = [0, 0]\n[[databases]]\nname = \"a\"\nport = 7000\n", "node.data_cores"),
+            ("[node]\ndata_cores = [4096]\n[[databases]]\nname = \"a\"\nport = 7000\n", "node.data_cores"),
+            ("[[databases]]\nname = \"a\"\nport = 7000\n[[databases]]\nname = \"b\"\nport = 7000\n", "databases[1].port"),
+            ("[[databases]]\nname = \"a\"\nport = 7000\n[[databases]]\nname = \"a\"\nport = 7001\n", "databases[1].name"),
+            ("[[databases]]\nname = \"a\"\nport = 7000\nmemory_size = \"lots\"\n", "databases[0].memory_size"),
+            ("[[cores]]\nid = 0\nring_entries = 1000\n[[databases]]\nname = \"a\"\nport = 7000\n", "cores[0].ring_entries"),
+            ("[node]\nproto_max_bulk_len = 10\n[[databases]]\nname = \"a\"\nport = 7000\n", "node.proto_max_bulk_len"),
+            ("[node]\n", "databases"),
+        ];
+        for (text, key) in cases {
+            let error = parse(text).expect_err(text);
+            assert!(
+                error.to_string().contains(key),
+                "expected `{key}` in: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn core_tuning_is_read_per_core() {
+        let config = parse(
+            "[[cores]]\nid = 0\nring_entries = 4096\nsqpoll = true\nsqpoll_idle_ms = 50\n[[databases]]\nname = \"a\"\nport = 7000\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            config.tuning_for(0),
+            CoreTuning {
+                id: 0,
+                ring_entries: 4096,
+                sqpoll: true,
+                sqpoll_idle_ms: 50
+            }
+        );
+        assert!(!config.tuning_for(1).sqpoll);
+    }
+}

@@ -1,0 +1,168 @@
+//! Starting a node: checks, one pinned thread per data core, and the state
+//! those threads share (immutable configuration and atomic gauges).
+
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::{info, warn};
+
+use crate::config::{Config, IoDriver};
+use crate::worker::{self, Message};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database `{database}`: cannot listen on {address}: {source}")]
+    Listen {
+        database: String,
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("io_uring is required by node.io_driver but unavailable: {0}")]
+    IoUringUnavailable(String),
+    #[error("data thread for core {core}: {reason}")]
+    Thread { core: usize, reason: String },
+}
+
+/// State shared by every data thread: read-only after start, except atomics.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: Config,
+    pub inboxes: Vec<flume::Sender<Message>>,
+    /// Used memory per database per shard, published by each shard's thread.
+    pub memory_bytes: Vec<Vec<AtomicU64>>,
+    pub next_client_id: AtomicU64,
+    pub started_at_ms: u64,
+}
+
+impl Shared {
+    pub fn shard_count(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    /// A database's used memory over all shards.
+    pub fn database_memory_bytes(&self, database: usize) -> u64 {
+        self.memory_bytes[database]
+            .iter()
+            .map(|gauge| gauge.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A running node.
+pub struct NodeHandle {
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl NodeHandle {
+    /// Blocks until every data thread ends (they run until the process exits).
+    pub fn wait(self) {
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts the data threads and returns once every one of them listens on
+/// every database port.
+pub fn start(config: Config) -> Result<NodeHandle, StartError> {
+    // SO_REUSEPORT would let us silently share a port with another process of
+    // the same user; bind once without it to find out whether the port is free.
+    for database in &config.databases {
+        let address = SocketAddr::new(config.node.bind, database.port);
+        StdTcpListener::bind(address).map_err(|source| StartError::Listen {
+            database: database.name.clone(),
+            address,
+            source,
+        })?;
+    }
+
+    let use_io_uring = choose_driver(config.node.io_driver)?;
+    let shard_count = config.node.data_cores.len();
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        (0..shard_count).map(|_| flume::bounded(4096)).unzip();
+    let shared = Arc::new(Shared {
+        memory_bytes: config
+            .databases
+            .iter()
+            .map(|_| (0..shard_count).map(|_| AtomicU64::new(0)).collect())
+            .collect(),
+        config,
+        inboxes: senders,
+        next_client_id: AtomicU64::new(1),
+        started_at_ms: now_ms(),
+    });
+
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let mut threads = Vec::new();
+    for (shard_id, inbox) in receivers.into_iter().enumerate() {
+        let core = shared.config.node.data_cores[shard_id];
+        let shared = shared.clone();
+        let ready = ready_tx.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("petrel-data-{shard_id}"))
+            .spawn(move || worker::thread_main(shard_id, core, use_io_uring, shared, inbox, ready))
+            .map_err(|error| StartError::Thread {
+                core,
+                reason: error.to_string(),
+            })?;
+        threads.push(thread);
+    }
+    drop(ready_tx);
+    for _ in 0..shard_count {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(error),
+            Err(_) => {
+                return Err(StartError::Thread {
+                    core: 0,
+                    reason: "a data thread died during start-up".into(),
+                })
+            }
+        }
+    }
+    for database in &shared.config.databases {
+        info!(
+            database = %database.name,
+            address = %SocketAddr::new(shared.config.node.bind, database.port),
+            shards = shard_count,
+            "listening"
+        );
+    }
+    Ok(NodeHandle { threads })
+}
+
+/// Decides between io_uring and epoll, logging once why io_uring is not used.
+fn choose_driver(wanted: IoDriver) -> Result<bool, StartError> {
+    if wanted == IoDriver::Epoll {
+        info!("io driver: epoll (node.io_driver = \"epoll\")");
+        return Ok(false);
+    }
+    let unavailable = match io_uring::IoUring::new(8) {
+        Err(error) => Some(format!("creating a ring failed: {error}")),
+        Ok(_) if !monoio::utils::detect_uring() => {
+            Some("the kernel lacks io_uring operations the runtime needs".to_string())
+        }
+        Ok(_) => None,
+    };
+    match (unavailable, wanted) {
+        (None, _) => {
+            info!("io driver: io_uring");
+            Ok(true)
+        }
+        (Some(reason), IoDriver::IoUring) => Err(StartError::IoUringUnavailable(reason)),
+        (Some(reason), _) => {
+            warn!("io_uring unavailable ({reason}); data threads fall back to epoll");
+            Ok(false)
+        }
+    }
+}

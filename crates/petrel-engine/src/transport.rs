@@ -1,0 +1,42 @@
+//! The byte pipe under a connection: a plain socket today, kernel TLS and
+//! userspace TLS behind the same two calls.
+//!
+//! Buffers are owned and handed back, as io_uring requires: the kernel
+//! writes into them while the future is pending.
+
+use std::io;
+
+use bytes::BytesMut;
+use monoio::buf::SliceMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+pub(crate) trait Transport {
+    /// Appends what arrives to `buffer`, using its free capacity. `Ok(0)`
+    /// means the peer closed.
+    async fn read_into(&mut self, buffer: BytesMut) -> (io::Result<usize>, BytesMut);
+
+    /// Sends all of `buffer` and hands it back.
+    async fn write_all(&mut self, buffer: BytesMut) -> (io::Result<()>, BytesMut);
+
+    /// Ends the connection politely (TCP FIN, or TLS close_notify first).
+    async fn close(&mut self);
+}
+
+impl Transport for TcpStream {
+    async fn read_into(&mut self, buffer: BytesMut) -> (io::Result<usize>, BytesMut) {
+        let filled = buffer.len();
+        let capacity = buffer.capacity();
+        let (result, slice) = self.read(SliceMut::new(buffer, filled, capacity)).await;
+        (result, slice.into_inner())
+    }
+
+    async fn write_all(&mut self, buffer: BytesMut) -> (io::Result<()>, BytesMut) {
+        let (result, buffer) = AsyncWriteRentExt::write_all(self, buffer).await;
+        (result.map(|_| ()), buffer)
+    }
+
+    async fn close(&mut self) {
+        let _ = self.shutdown().await;
+    }
+}

@@ -1,0 +1,379 @@
+//! One data thread: its shard of every database, its listeners, its
+//! connections, its inbox of messages from other shards, and the active
+//! expiry cycle.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_channel::oneshot;
+use monoio::net::{ListenerOpts, TcpListener};
+use petrel_store::session::{self, CommandStat, DatabaseShardStats, Session, ThreadSnapshot};
+use petrel_store::{ExecContext, Shard, ShardOp, ShardReply};
+use tracing::{debug, error, warn};
+
+use crate::node::{now_ms, Shared, StartError};
+
+/// How often the active expiry cycle runs, and how many keys it may delete
+/// per database per run before yielding; a backlog makes it run again soon.
+const EXPIRY_INTERVAL: Duration = Duration::from_millis(100);
+const EXPIRY_BACKLOG_INTERVAL: Duration = Duration::from_millis(5);
+const EXPIRY_KEYS_PER_RUN_MAX: usize = 2000;
+
+/// A message from another data thread.
+#[derive(Debug)]
+pub(crate) enum Message {
+    /// Run these operations, in order, on this shard's part of `database`.
+    Ops {
+        database: usize,
+        ops: Vec<ShardOp>,
+        reply: oneshot::Sender<Vec<ShardReply>>,
+    },
+    /// Report this thread's counters and connections.
+    Snapshot {
+        reply: oneshot::Sender<ThreadSnapshot>,
+    },
+}
+
+/// Counters of one thread, summed over threads by INFO.
+#[derive(Debug, Default)]
+pub(crate) struct ThreadStats {
+    pub connections_received: u64,
+    pub commands_processed: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub command_stats: HashMap<&'static str, CommandStat>,
+}
+
+pub(crate) struct Worker {
+    pub shard_id: usize,
+    pub shared: Arc<Shared>,
+    pub shard: RefCell<Shard>,
+    pub stats: RefCell<ThreadStats>,
+    /// This thread's connections, for CLIENT LIST.
+    pub sessions: RefCell<HashMap<u64, Rc<RefCell<Session>>>>,
+}
+
+impl Worker {
+    pub fn context(&self, now_ms: u64) -> ExecContext {
+        ExecContext {
+            now_ms,
+            shard_id: self.shard_id,
+            shard_count: self.shared.shard_count(),
+        }
+    }
+
+    /// Runs one shard operation on this thread's shard.
+    pub fn apply(&self, database: usize, op: ShardOp, ctx: &ExecContext) -> ShardReply {
+        let reply = self.shard.borrow_mut().apply(database, op, ctx);
+        self.publish_memory(database);
+        reply
+    }
+
+    /// Runs one command whose keys live on this shard.
+    pub fn execute(
+        &self,
+        database: usize,
+        spec: &'static petrel_store::CommandSpec,
+        args: &[bytes::Bytes],
+        ctx: &ExecContext,
+    ) -> petrel_resp::Reply {
+        let reply = self.shard.borrow_mut().execute(database, spec, args, ctx);
+        if spec.has_flag(petrel_store::table::flags::WRITE) {
+            self.publish_memory(database);
+        }
+        reply
+    }
+
+    fn publish_memory(&self, database: usize) {
+        let used = self.shard.borrow().databases[database].used_memory_bytes() as u64;
+        self.shared.memory_bytes[database][self.shard_id].store(used, Ordering::Relaxed);
+    }
+
+    /// Sends operations to their shards (running this shard's part at once)
+    /// and returns the replies in the order of `ops`.
+    pub async fn dispatch(
+        &self,
+        database: usize,
+        ops: Vec<(usize, ShardOp)>,
+        ctx: &ExecContext,
+    ) -> Vec<ShardReply> {
+        let mut replies: Vec<Option<ShardReply>> = Vec::with_capacity(ops.len());
+        let mut remote: HashMap<usize, (Vec<usize>, Vec<ShardOp>)> = HashMap::new();
+        for (index, (shard, op)) in ops.into_iter().enumerate() {
+            if shard == self.shard_id {
+                replies.push(Some(self.apply(database, op, ctx)));
+            } else {
+                replies.push(None);
+                let (indexes, shard_ops) = remote.entry(shard).or_default();
+                indexes.push(index);
+                shard_ops.push(op);
+            }
+        }
+        let mut pending = Vec::new();
+        for (shard, (indexes, shard_ops)) in remote {
+            pending.push((indexes, self.send_ops(shard, database, shard_ops)));
+        }
+        for (indexes, receiver) in pending {
+            let shard_replies = receiver.await;
+            for (index, reply) in indexes.into_iter().zip(shard_replies) {
+                replies[index] = Some(reply);
+            }
+        }
+        replies
+            .into_iter()
+            .map(|reply| {
+                reply.unwrap_or(ShardReply::Reply(petrel_resp::Reply::error(
+                    "ERR shard unavailable",
+                )))
+            })
+            .collect()
+    }
+
+    /// Sends a batch of operations to another shard; the returned future
+    /// yields one reply per operation.
+    pub fn send_ops(
+        &self,
+        shard: usize,
+        database: usize,
+        ops: Vec<ShardOp>,
+    ) -> impl std::future::Future<Output = Vec<ShardReply>> + 'static {
+        let (reply, receiver) = oneshot::channel();
+        let count = ops.len();
+        let sender = self.shared.inboxes[shard].clone();
+        async move {
+            if sender
+                .send_async(Message::Ops {
+                    database,
+                    ops,
+                    reply,
+                })
+                .await
+                .is_err()
+            {
+                return unavailable(count);
+            }
+            receiver.await.unwrap_or_else(|_| unavailable(count))
+        }
+    }
+
+    /// Counters and connections of this thread.
+    pub fn snapshot(&self, now_ms: u64) -> ThreadSnapshot {
+        let shard = self.shard.borrow();
+        let stats = self.stats.borrow();
+        let sessions = self.sessions.borrow();
+        ThreadSnapshot {
+            databases: shard
+                .databases
+                .iter()
+                .map(|keyspace| DatabaseShardStats {
+                    keys: keyspace.len() as u64,
+                    expires: keyspace.expires_count() as u64,
+                    used_memory_bytes: keyspace.used_memory_bytes() as u64,
+                    expired_keys_total: keyspace.expired_keys_total(),
+                })
+                .collect(),
+            connected_clients: sessions.len() as u64,
+            total_connections_received: stats.connections_received,
+            total_commands_processed: stats.commands_processed,
+            rejected_connections: 0,
+            keyspace_hits: stats.keyspace_hits,
+            keyspace_misses: stats.keyspace_misses,
+            net_input_bytes: stats.net_input_bytes,
+            net_output_bytes: stats.net_output_bytes,
+            command_stats: stats
+                .command_stats
+                .iter()
+                .map(|(name, stat)| (*name, stat.clone()))
+                .collect(),
+            client_lines: sessions
+                .iter()
+                .map(|(id, session)| (*id, session::client_list_line(&session.borrow(), now_ms)))
+                .collect(),
+        }
+    }
+
+    /// Snapshots of every thread, this one included, in shard order.
+    pub async fn gather_snapshots(&self, now_ms: u64) -> Vec<ThreadSnapshot> {
+        let mut receivers = Vec::new();
+        for (shard, sender) in self.shared.inboxes.iter().enumerate() {
+            if shard == self.shard_id {
+                continue;
+            }
+            let (reply, receiver) = oneshot::channel();
+            if sender.send_async(Message::Snapshot { reply }).await.is_ok() {
+                receivers.push((shard, receiver));
+            }
+        }
+        let mut snapshots = vec![ThreadSnapshot::default(); self.shared.shard_count()];
+        snapshots[self.shard_id] = self.snapshot(now_ms);
+        for (shard, receiver) in receivers {
+            if let Ok(snapshot) = receiver.await {
+                snapshots[shard] = snapshot;
+            }
+        }
+        snapshots
+    }
+}
+
+fn unavailable(count: usize) -> Vec<ShardReply> {
+    (0..count)
+        .map(|_| ShardReply::Reply(petrel_resp::Reply::error("ERR shard unavailable")))
+        .collect()
+}
+
+/// The body of a data thread: pin, build the runtime, serve until the process ends.
+pub(crate) fn thread_main(
+    shard_id: usize,
+    core: usize,
+    use_io_uring: bool,
+    shared: Arc<Shared>,
+    inbox: flume::Receiver<Message>,
+    ready: std::sync::mpsc::Sender<Result<(), StartError>>,
+) {
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+        warn!(
+            shard = shard_id,
+            core, "could not pin the data thread to its core"
+        );
+    }
+    let tuning = shared.config.tuning_for(core);
+    let serve = serve(shard_id, shared, inbox, ready.clone());
+    let built = if use_io_uring {
+        let mut uring = io_uring::IoUring::builder();
+        if tuning.sqpoll {
+            uring.setup_sqpoll(tuning.sqpoll_idle_ms);
+        }
+        monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .with_entries(tuning.ring_entries)
+            .uring_builder(uring)
+            .enable_timer()
+            .build()
+            .map(|mut runtime| runtime.block_on(serve))
+    } else {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map(|mut runtime| runtime.block_on(serve))
+    };
+    if let Err(error) = built {
+        let _ = ready.send(Err(StartError::Thread {
+            core,
+            reason: format!("cannot build the runtime: {error}"),
+        }));
+    }
+}
+
+async fn serve(
+    shard_id: usize,
+    shared: Arc<Shared>,
+    inbox: flume::Receiver<Message>,
+    ready: std::sync::mpsc::Sender<Result<(), StartError>>,
+) {
+    let worker = Rc::new(Worker {
+        shard_id,
+        shard: RefCell::new(Shard::new(shared.config.databases.len())),
+        stats: RefCell::new(ThreadStats::default()),
+        sessions: RefCell::new(HashMap::new()),
+        shared,
+    });
+
+    let mut listeners = Vec::new();
+    for (database, config) in worker.shared.config.databases.iter().enumerate() {
+        let address = SocketAddr::new(worker.shared.config.node.bind, config.port);
+        let options = ListenerOpts::new()
+            .reuse_port(true)
+            .reuse_addr(true)
+            .backlog(1024);
+        match TcpListener::bind_with_config(address, &options) {
+            Ok(listener) => listeners.push((database, listener)),
+            Err(source) => {
+                let _ = ready.send(Err(StartError::Listen {
+                    database: config.name.clone(),
+                    address,
+                    source,
+                }));
+                return;
+            }
+        }
+    }
+    for (database, listener) in listeners {
+        monoio::spawn(accept_loop(worker.clone(), database, listener));
+    }
+    monoio::spawn(expiry_loop(worker.clone()));
+    let _ = ready.send(Ok(()));
+    drop(ready);
+
+    while let Ok(message) = inbox.recv_async().await {
+        match message {
+            Message::Ops {
+                database,
+                ops,
+                reply,
+            } => {
+                let ctx = worker.context(now_ms());
+                let replies = ops
+                    .into_iter()
+                    .map(|op| worker.apply(database, op, &ctx))
+                    .collect();
+                let _ = reply.send(replies);
+            }
+            Message::Snapshot { reply } => {
+                let _ = reply.send(worker.snapshot(now_ms()));
+            }
+        }
+    }
+}
+
+async fn accept_loop(worker: Rc<Worker>, database: usize, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                worker.stats.borrow_mut().connections_received += 1;
+                if let Err(error) = stream.set_nodelay(true) {
+                    debug!(%peer, %error, "cannot set TCP_NODELAY");
+                }
+                monoio::spawn(crate::connection::serve_plain(
+                    worker.clone(),
+                    database,
+                    stream,
+                    peer,
+                ));
+            }
+            Err(error) => {
+                // Out of file descriptors or a transient failure: back off, don't spin.
+                error!(%error, "accept failed");
+                monoio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn expiry_loop(worker: Rc<Worker>) {
+    loop {
+        let started = Instant::now();
+        let now = now_ms();
+        let mut backlog = false;
+        let database_count = worker.shared.config.databases.len();
+        for database in 0..database_count {
+            let deleted = worker.shard.borrow_mut().databases[database]
+                .expire_due(now, EXPIRY_KEYS_PER_RUN_MAX);
+            if deleted > 0 {
+                worker.publish_memory(database);
+            }
+            backlog |= deleted == EXPIRY_KEYS_PER_RUN_MAX;
+        }
+        let pause = if backlog {
+            EXPIRY_BACKLOG_INTERVAL
+        } else {
+            EXPIRY_INTERVAL
+        };
+        monoio::time::sleep(pause.saturating_sub(started.elapsed().min(pause))).await;
+    }
+}
