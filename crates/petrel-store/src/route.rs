@@ -55,6 +55,10 @@ pub enum ShardOp {
     Take { key: Bytes },
     /// Store an entry, replacing what was there (RENAME's second half).
     Put { key: Bytes, entry: Entry },
+    /// Store an entry only if the key is absent (RENAMENX's second half).
+    /// Answers `Entry(None)` when stored, `Entry(Some(entry))` with the
+    /// entry handed back when the key exists.
+    PutIfAbsent { key: Bytes, entry: Entry },
     /// One page of this shard's part of a SCAN.
     Scan {
         cursor: u64,
@@ -106,6 +110,14 @@ pub fn apply(keyspace: &mut Keyspace, op: ShardOp, ctx: &ExecContext) -> ShardRe
         ShardOp::Put { key, entry } => {
             keyspace.insert(key, entry, ctx.now_ms);
             ShardReply::Reply(Reply::ok())
+        }
+        ShardOp::PutIfAbsent { key, entry } => {
+            if keyspace.contains(&key, ctx.now_ms) {
+                ShardReply::Entry(Some(entry))
+            } else {
+                keyspace.insert(key, entry, ctx.now_ms);
+                ShardReply::Entry(None)
+            }
         }
         ShardOp::Scan {
             cursor,
@@ -171,6 +183,11 @@ pub fn coordinator(
     random: u64,
 ) -> Box<dyn Coordinator> {
     let shard_count = shard_count.max(1);
+    // Key-value commands with a key lacking its value would write on some
+    // shards and fail on one: refuse them whole before scattering.
+    if spec.key_step == 2 && args.len().is_multiple_of(2) {
+        return Box::new(Failed(Some(table::arity_error_reply(spec.name.as_bytes()))));
+    }
     match spec.name {
         "del" | "unlink" | "exists" | "touch" => {
             Box::new(Scatter::by_key(spec, args, shard_count, Merge::SumIntegers))
@@ -340,8 +357,12 @@ impl Coordinator for Scatter {
     }
 }
 
-/// RENAME and RENAMENX across shards: (RENAMENX: check the destination),
-/// take the source entry, put it at the destination.
+/// RENAME and RENAMENX across shards. RENAME takes the source entry (with
+/// its deadline) and puts it at the destination. RENAMENX first asks both
+/// shards whether the keys exist, so that a missing source is an error even
+/// when the destination exists, as in Redis; then it takes the source and
+/// puts it only if the destination is still absent, putting the entry back
+/// where it came from if another client created the destination meanwhile.
 ///
 /// Between the take and the put, another client sees neither key; the
 /// cross-shard transaction mechanism will close that window.
@@ -353,11 +374,13 @@ struct Rename {
     state: RenameState,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RenameState {
     Start,
-    CheckedDestination,
+    Checked,
     Took,
     Put,
+    PutBack,
 }
 
 impl Rename {
@@ -371,6 +394,17 @@ impl Rename {
         }
     }
 
+    fn exists_op(&self, key: &Bytes) -> (usize, ShardOp) {
+        let exists = table::lookup(b"exists").expect("EXISTS is in the table");
+        (
+            shard_of(key, self.shard_count),
+            ShardOp::Command {
+                spec: exists,
+                args: vec![Bytes::from_static(b"EXISTS"), key.clone()],
+            },
+        )
+    }
+
     fn take_source(&mut self) -> Step {
         self.state = RenameState::Took;
         Step::Dispatch(vec![(
@@ -380,49 +414,86 @@ impl Rename {
             },
         )])
     }
+
+    fn put(&mut self, entry: Entry) -> Step {
+        self.state = RenameState::Put;
+        let key = self.destination.clone();
+        let op = if self.only_if_absent {
+            ShardOp::PutIfAbsent { key, entry }
+        } else {
+            ShardOp::Put { key, entry }
+        };
+        Step::Dispatch(vec![(shard_of(&self.destination, self.shard_count), op)])
+    }
+
+    fn renamed(&self) -> Reply {
+        if self.only_if_absent {
+            Reply::Integer(1)
+        } else {
+            Reply::ok()
+        }
+    }
+}
+
+fn missing_reply() -> Step {
+    Step::Done(Reply::error("ERR internal: missing shard reply"))
 }
 
 impl Coordinator for Rename {
     fn step(&mut self, replies: Vec<ShardReply>) -> Step {
+        let mut replies = replies.into_iter();
         match self.state {
             RenameState::Start if self.only_if_absent => {
-                self.state = RenameState::CheckedDestination;
-                let exists = table::lookup(b"exists").expect("EXISTS is in the table");
-                Step::Dispatch(vec![(
-                    shard_of(&self.destination, self.shard_count),
-                    ShardOp::Command {
-                        spec: exists,
-                        args: vec![Bytes::from_static(b"EXISTS"), self.destination.clone()],
-                    },
-                )])
+                self.state = RenameState::Checked;
+                Step::Dispatch(vec![
+                    self.exists_op(&self.source),
+                    self.exists_op(&self.destination),
+                ])
             }
             RenameState::Start => self.take_source(),
-            RenameState::CheckedDestination => match replies.into_iter().next() {
-                Some(ShardReply::Reply(Reply::Integer(0))) => self.take_source(),
-                Some(ShardReply::Reply(Reply::Integer(_))) => Step::Done(Reply::Integer(0)),
-                Some(other) => Step::Done(other.into_reply()),
-                None => Step::Done(Reply::error("ERR internal: missing shard reply")),
+            RenameState::Checked => match (replies.next(), replies.next()) {
+                (
+                    Some(ShardReply::Reply(Reply::Integer(source))),
+                    Some(ShardReply::Reply(Reply::Integer(destination))),
+                ) => {
+                    if source == 0 {
+                        Step::Done(Reply::error("ERR no such key"))
+                    } else if destination != 0 {
+                        Step::Done(Reply::Integer(0))
+                    } else {
+                        self.take_source()
+                    }
+                }
+                (Some(other @ ShardReply::Reply(_)), _) | (_, Some(other)) => {
+                    Step::Done(other.into_reply())
+                }
+                _ => missing_reply(),
             },
-            RenameState::Took => match replies.into_iter().next() {
+            RenameState::Took => match replies.next() {
+                Some(ShardReply::Entry(Some(entry))) => self.put(entry),
+                Some(ShardReply::Entry(None)) => Step::Done(Reply::error("ERR no such key")),
+                Some(other) => Step::Done(other.into_reply()),
+                None => missing_reply(),
+            },
+            RenameState::Put => match replies.next() {
+                // PutIfAbsent refused: the destination appeared meanwhile.
                 Some(ShardReply::Entry(Some(entry))) => {
-                    self.state = RenameState::Put;
+                    self.state = RenameState::PutBack;
                     Step::Dispatch(vec![(
-                        shard_of(&self.destination, self.shard_count),
+                        shard_of(&self.source, self.shard_count),
                         ShardOp::Put {
-                            key: self.destination.clone(),
+                            key: self.source.clone(),
                             entry,
                         },
                     )])
                 }
-                Some(ShardReply::Entry(None)) => Step::Done(Reply::error("ERR no such key")),
+                Some(ShardReply::Entry(None)) | Some(ShardReply::Reply(Reply::Simple(_))) => {
+                    Step::Done(self.renamed())
+                }
                 Some(other) => Step::Done(other.into_reply()),
-                None => Step::Done(Reply::error("ERR internal: missing shard reply")),
+                None => missing_reply(),
             },
-            RenameState::Put => Step::Done(if self.only_if_absent {
-                Reply::Integer(1)
-            } else {
-                Reply::ok()
-            }),
+            RenameState::PutBack => Step::Done(Reply::Integer(0)),
         }
     }
 }
