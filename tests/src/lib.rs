@@ -386,19 +386,19 @@ impl Server {
     }
 
     fn try_start(target: Target, config: Config) -> Result<Server, StartFailure> {
+        let binary = petrel_binary();
+        if target == Target::Petrel && !binary.exists() {
+            panic!(
+                "petrel binary not found at {} (run `cargo build --bin petrel`, or set PETREL_BIN; \
+                 PETREL_E2E_TARGET=redis runs the suite against redis-server)",
+                binary.display()
+            );
+        }
         let dir = fresh_dir();
         let ports: Vec<u16> = config.databases.iter().map(|_| free_port()).collect();
         let mut processes = Vec::new();
         match target {
             Target::Petrel => {
-                let binary = petrel_binary();
-                if !binary.exists() {
-                    panic!(
-                        "petrel binary not found at {} (run `cargo build --bin petrel`, or set PETREL_BIN; \
-                         PETREL_E2E_TARGET=redis runs the suite against redis-server)",
-                        binary.display()
-                    );
-                }
                 let config_path = dir.join("petrel.toml");
                 std::fs::write(&config_path, config.to_toml(&ports))
                     .unwrap_or_else(|error| panic!("write {}: {error}", config_path.display()));
@@ -596,14 +596,9 @@ impl Drop for Server {
             process.stop();
         }
         if std::thread::panicking() {
-            eprintln!(
-                "server output (kept in {}):\n{}",
-                self.dir.display(),
-                self.logs()
-            );
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
+            eprintln!("server output:\n{}", self.logs());
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
