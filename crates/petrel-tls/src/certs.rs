@@ -351,15 +351,16 @@ pub(crate) fn load_identity(
 }
 
 /// Loads one list of trusted certificates (`authentication_ssl_*_certs`),
-/// checking each is parsable and valid at `now`.
+/// checking each is parsable and valid at `now`. Returns each entry's
+/// certificates (an entry may hold several) in list order.
 pub(crate) fn load_trusted_list(
     scope: &Scope,
     list_field: &str,
     entries: &[crate::policy::RawClientCert],
     base_dir: &Path,
     now: i64,
-) -> Result<Vec<CertInfo>, TlsConfigError> {
-    let mut trusted = Vec::new();
+) -> Result<Vec<Vec<CertInfo>>, TlsConfigError> {
+    let mut trusted = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
         let field = format!("{list_field}[{index}].client_cert");
         let certs = read_source(&entry.client_cert, base_dir)
@@ -378,7 +379,7 @@ pub(crate) fn load_trusted_list(
                 TlsConfigError::new(scope, field.clone(), problem)
             })?;
         }
-        trusted.extend(certs);
+        trusted.push(certs);
     }
     Ok(trusted)
 }

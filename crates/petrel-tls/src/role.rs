@@ -158,7 +158,9 @@ pub fn classify_handshake_error(error: &rustls::Error) -> HandshakeFailure {
             | PeerIncompatible::ServerTlsVersionIsDisabledByOurConfig
             | PeerIncompatible::ServerDoesNotSupportTls12Or13
             | PeerIncompatible::NoCipherSuitesInCommon
-            | PeerIncompatible::NoKxGroupsInCommon,
+            | PeerIncompatible::NoKxGroupsInCommon
+            // Only pre-1.2 clients leave signature_algorithms out.
+            | PeerIncompatible::SignatureAlgorithmsExtensionRequired,
         ) => HandshakeFailure::ProtocolVersion,
         E::AlertReceived(
             AlertDescription::ProtocolVersion | AlertDescription::InsufficientSecurity,

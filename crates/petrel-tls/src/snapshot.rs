@@ -281,14 +281,19 @@ impl DatabaseTls {
             now,
         )?;
         let mut expiries = Vec::new();
-        for (index, cert) in client_certs.iter().enumerate() {
-            let field = format!("authentication_ssl_client_certs[{index}]");
-            expiries.push(CertificateExpiry::new(scope.clone(), &field, cert));
+        for (list, entries) in [
+            ("authentication_ssl_client_certs", &client_certs),
+            ("authentication_ssl_crdt_certs", &crdt_certs),
+        ] {
+            for (index, certs) in entries.iter().enumerate() {
+                let field = format!("{list}[{index}]");
+                for cert in certs {
+                    expiries.push(CertificateExpiry::new(scope.clone(), &field, cert));
+                }
+            }
         }
-        for (index, cert) in crdt_certs.iter().enumerate() {
-            let field = format!("authentication_ssl_crdt_certs[{index}]");
-            expiries.push(CertificateExpiry::new(scope.clone(), &field, cert));
-        }
+        let client_certs: Vec<_> = client_certs.into_iter().flatten().collect();
+        let crdt_certs: Vec<_> = crdt_certs.into_iter().flatten().collect();
 
         let mut syncer_certs = crdt_certs;
         if let Some(own) = &node.syncer {
