@@ -140,30 +140,49 @@ impl PolicyVerifier {
         if let Some(pin) = self.trust.pinned(end_entity) {
             return check_pinned_validity(pin, now, seconds);
         }
+        let info = CertInfo::parse(end_entity.clone().into_owned())
+            .map_err(|_| CertificateError::BadEncoding)?;
         let parsed = webpki::EndEntityCert::try_from(end_entity)
             .map_err(|_| CertificateError::BadEncoding)?;
         if !self.trust.client_anchors.is_empty() {
-            match parsed.verify_for_usage(
+            // webpki checks the leaf's dates and purpose before its issuer, so
+            // first ask only "does this chain lead to one of our CAs?", at a
+            // moment the leaf is valid and for any purpose. An expired or
+            // wrong-purpose certificate from a stranger is then a stranger.
+            let inside_validity = seconds.clamp(info.not_before(), info.not_after());
+            let probe = parsed.verify_for_usage(
                 self.algorithms.all,
                 &self.trust.client_anchors,
                 intermediates,
-                now,
-                webpki::KeyUsage::client_auth(),
+                unix_time(inside_validity),
+                AnyPurpose,
                 None,
                 None,
-            ) {
-                Ok(_) => return Ok(()),
-                Err(webpki::Error::UnknownIssuer) => {}
-                Err(other) => return Err(certificate_error(other)),
+            );
+            if !matches!(probe, Err(webpki::Error::UnknownIssuer)) {
+                return parsed
+                    .verify_for_usage(
+                        self.algorithms.all,
+                        &self.trust.client_anchors,
+                        intermediates,
+                        now,
+                        webpki::KeyUsage::client_auth(),
+                        None,
+                        None,
+                    )
+                    .map(|_| ())
+                    .map_err(certificate_error);
             }
         }
         if !self.trust.enforced {
             return Ok(());
         }
-        let issuer = CertInfo::parse(end_entity.clone().into_owned())
-            .map(|info| info.issuer_der().to_vec())
-            .map_err(|_| CertificateError::BadEncoding)?;
-        if self.trust.pinned_issuers.contains(&issuer) {
+        if self
+            .trust
+            .pinned_issuers
+            .iter()
+            .any(|issuer| issuer.as_slice() == info.issuer_der())
+        {
             // rustls sends access_denied for this error.
             Err(CertificateError::ApplicationVerificationFailure)
         } else {
@@ -221,24 +240,37 @@ impl ClientCertVerifier for PolicyVerifier {
     }
 }
 
+/// Accepts every extended key usage: used only to ask whether a chain
+/// leads to a trusted CA, never to accept a certificate.
+struct AnyPurpose;
+
+impl webpki::ExtendedKeyUsageValidator for AnyPurpose {
+    fn validate(&self, _purposes: webpki::KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
+        Ok(())
+    }
+}
+
+fn unix_time(seconds: i64) -> UnixTime {
+    UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        seconds.max(0).unsigned_abs(),
+    ))
+}
+
 fn check_pinned_validity(
     pin: &CertInfo,
     now: UnixTime,
     seconds: i64,
 ) -> Result<(), CertificateError> {
-    let unix = |value: i64| {
-        UnixTime::since_unix_epoch(std::time::Duration::from_secs(value.max(0).unsigned_abs()))
-    };
     if seconds > pin.not_after() {
         return Err(CertificateError::ExpiredContext {
             time: now,
-            not_after: unix(pin.not_after()),
+            not_after: unix_time(pin.not_after()),
         });
     }
     if seconds < pin.not_before() {
         return Err(CertificateError::NotValidYetContext {
             time: now,
-            not_before: unix(pin.not_before()),
+            not_before: unix_time(pin.not_before()),
         });
     }
     Ok(())

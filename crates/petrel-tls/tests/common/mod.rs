@@ -41,6 +41,8 @@ pub struct Cast {
     /// A CA nobody configured, and a client it signed.
     pub other_ca: GeneratedCert,
     pub other_ca_client: GeneratedCert,
+    pub other_ca_expired: GeneratedCert,
+    pub other_ca_server_only: GeneratedCert,
     pub self_signed: GeneratedCert,
     /// The syncer certificate of another Active-Active participant.
     pub crdt: GeneratedCert,
@@ -77,6 +79,22 @@ impl Cast {
             now,
         )
         .expect("cert");
+        let other_ca_expired = testing::issue(
+            &other_ca,
+            "old stranger",
+            Profile::Client,
+            Validity::Expired,
+            now,
+        )
+        .expect("cert");
+        let other_ca_server_only = testing::issue(
+            &other_ca,
+            "server stranger",
+            Profile::Server,
+            Validity::Current,
+            now,
+        )
+        .expect("cert");
         let self_signed =
             testing::self_signed("self-made", Profile::Client, Validity::Current, now)
                 .expect("cert");
@@ -93,6 +111,8 @@ impl Cast {
             not_yet_valid,
             other_ca,
             other_ca_client,
+            other_ca_expired,
+            other_ca_server_only,
             self_signed,
             crdt,
         }
