@@ -981,6 +981,10 @@ impl RawConn {
                 {
                     return false
                 }
+                Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => panic!(
+                    "the server neither answered nor closed within {IO_TIMEOUT:?}; received so far: {:?}",
+                    String::from_utf8_lossy(&self.buffer)
+                ),
                 Err(error) => panic!("read from server: {error}"),
             }
         }

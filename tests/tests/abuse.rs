@@ -21,6 +21,11 @@ fn garbage_cases() -> Vec<(&'static str, Vec<u8>, &'static [u8])> {
             b"-ERR Protocol error: invalid multibulk length\r\n",
         ),
         (
+            "multibulk length above 2^31 - 1",
+            b"*2147483648\r\n".to_vec(),
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
             "negative bulk length",
             b"*1\r\n$-5\r\n".to_vec(),
             b"-ERR Protocol error: invalid bulk length\r\n",
@@ -165,4 +170,33 @@ fn configured_bulk_limit_is_enforced() {
         b"-ERR Protocol error: invalid bulk length\r\n"
     );
     assert_eq!(query::<i64>(&mut con, &["STRLEN", "big"]), 1_000_000);
+}
+
+// Before AUTH on a database with a password, Redis caps a request at 10
+// arguments and 16 KiB bulks, so an unauthenticated peer cannot make the
+// server allocate; after AUTH the normal limits apply.
+#[test]
+fn unauthenticated_clients_get_tight_limits() {
+    let server = Server::start(Config::new().password("pw"));
+    let mut raw = server.raw();
+    raw.send(b"*11\r\n");
+    assert_eq!(
+        raw.read_until_closed(),
+        b"-ERR Protocol error: unauthenticated multibulk length\r\n"
+    );
+    let mut raw = server.raw();
+    raw.send(b"*1\r\n$16385\r\n");
+    assert_eq!(
+        raw.read_until_closed(),
+        b"-ERR Protocol error: unauthenticated bulk length\r\n"
+    );
+    let mut raw = server.raw();
+    assert_eq!(raw.command(&["AUTH", "pw"]), Reply::simple("OK"));
+    let value = "u".repeat(100_000);
+    let mut args = vec!["MSET"];
+    for _ in 0..6 {
+        args.extend(["key", value.as_str()]);
+    }
+    assert_eq!(raw.command(&args), Reply::simple("OK"));
+    assert_eq!(raw.command(&["STRLEN", "key"]), Reply::Integer(100_000));
 }

@@ -688,3 +688,62 @@ fn redis_cli_set_get_and_stdin() {
     assert_eq!(out.stdout, "OK\n2\n2\nPONG\n\n1\n", "{out:?}");
     assert_eq!(server.redis_cli(&["exists", "a"], None).stdout, "0\n");
 }
+
+// After HELLO 3 every nil is `_`, CONFIG GET is a `%` map and INFO a `=`
+// verbatim string, byte for byte as Redis 7 encodes them.
+#[test]
+fn resp3_reply_shapes() {
+    let server = Server::start_default();
+    let mut raw = server.raw();
+    assert!(matches!(raw.command(&["HELLO", "3"]), Reply::Map(_)));
+    let cases: &[(&[&str], &[u8])] = &[
+        (&["SET", "k", "v"], b"+OK\r\n"),
+        (&["MGET", "k", "missing"], b"*2\r\n$1\r\nv\r\n_\r\n"),
+        (&["SET", "k2", "v", "GET"], b"_\r\n"),
+        (&["GETEX", "missing"], b"_\r\n"),
+        (&["GETDEL", "missing"], b"_\r\n"),
+        (&["CLIENT", "GETNAME"], b"_\r\n"),
+        (&["COMMAND", "INFO", "nosuchcommand"], b"*1\r\n_\r\n"),
+        (
+            &["CONFIG", "GET", "maxmemory"],
+            b"%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n",
+        ),
+        (&["INCRBYFLOAT", "f", "1.5"], b"$3\r\n1.5\r\n"),
+        (&["TTL", "k"], b":-1\r\n"),
+        (&["KEYS", "nothing*"], b"*0\r\n"),
+        (&["FLUSHALL"], b"+OK\r\n"),
+        (&["RANDOMKEY"], b"_\r\n"),
+    ];
+    for (args, expected) in cases {
+        raw.send_command(args);
+        let got = raw.read_reply_bytes();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "RESP3 reply to {args:?}"
+        );
+    }
+    raw.send_command(&["INFO", "keyspace"]);
+    let info = raw.read_reply_bytes();
+    assert!(
+        info.starts_with(b"=") && info.windows(4).any(|window| window == b"txt:"),
+        "INFO over RESP3 is not a verbatim txt string: {:?}",
+        String::from_utf8_lossy(&info)
+    );
+}
+
+// Inline commands split words as Redis does: double quotes with escapes,
+// single quotes, blank lines ignored.
+#[test]
+fn inline_commands_parse_as_in_redis() {
+    let server = Server::start_default();
+    let mut raw = server.raw();
+    raw.send(b"SET \"key with space\" 'it\\'s'\r\nGET \"key with space\"\r\nECHO \"\\x41\\n\\t\"\r\n\r\n   \r\nPING\r\n");
+    assert_eq!(raw.read_reply(), Reply::simple("OK"));
+    assert_eq!(raw.read_reply(), Reply::bulk("it's"));
+    assert_eq!(raw.read_reply(), Reply::bulk("A\n\t"));
+    assert_eq!(raw.read_reply(), Reply::simple("PONG"));
+    // A bare LF also ends an inline command.
+    raw.send(b"ECHO lf-only\n");
+    assert_eq!(raw.read_reply(), Reply::bulk("lf-only"));
+}

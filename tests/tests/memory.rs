@@ -34,7 +34,8 @@ fn memory_limit_refuses_writes_until_keys_are_deleted() {
     );
     let (used_empty, limit) = info_memory(&mut con);
     assert_eq!(limit, 2 * 1024 * 1024);
-    assert!(used_empty > 0, "INFO memory used_memory is 0");
+    // An empty database may report 0 (Petrel counts the data) or a baseline
+    // (redis-server counts the process); the fill below must raise it either way.
 
     let value = "m".repeat(1024);
     let mut stored = 0usize;

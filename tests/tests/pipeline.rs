@@ -200,3 +200,44 @@ fn mget_mset_hundred_keys_in_key_order() {
     let piped: Vec<Option<String>> = pipe.query(&mut con).expect("pipelined GETs");
     assert_eq!(piped, values);
 }
+
+// Eight clients pipelining INCRBY on sixteen shared counters (both shards)
+// at the same time lose no update: each counter ends at the exact sum.
+#[test]
+fn concurrent_pipelined_clients_lose_no_updates() {
+    let server = Server::start_default();
+    let clients = 8u64;
+    let rounds = 20u64;
+    let counters = 16u64;
+    let workers: Vec<_> = (0..clients)
+        .map(|client| {
+            let mut con = server.client();
+            std::thread::spawn(move || {
+                for _ in 0..rounds {
+                    let mut pipe = redis::pipe();
+                    for counter in 0..counters {
+                        pipe.cmd("INCRBY")
+                            .arg(format!("counter:{counter}"))
+                            .arg(client + 1)
+                            .ignore();
+                    }
+                    pipe.query::<()>(&mut con).expect("pipelined INCRBY");
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker
+            .join()
+            .unwrap_or_else(|_| panic!("a client thread failed (see its panic above)"));
+    }
+    let per_round: u64 = (1..=clients).sum();
+    let mut con = server.client();
+    for counter in 0..counters {
+        assert_eq!(
+            query::<u64>(&mut con, &["GET", &format!("counter:{counter}")]),
+            per_round * rounds,
+            "counter:{counter}"
+        );
+    }
+}
