@@ -194,10 +194,19 @@ impl CertInfo {
 /// A certificate chain with its loaded private key.
 #[derive(Clone, Debug)]
 pub struct Identity {
-    /// The chain, leaf first.
+    /// The chain, leaf first; never empty (`parse_certificates` refuses
+    /// input without a certificate).
     pub chain: Vec<CertInfo>,
     /// The chain and signing key in the form rustls serves.
     pub certified_key: Arc<CertifiedKey>,
+}
+
+impl Identity {
+    /// The leaf certificate.
+    pub fn leaf(&self) -> &CertInfo {
+        // `chain` is never empty; see its field comment.
+        &self.chain[0]
+    }
 }
 
 /// Which checks an identity gets beyond parsing and validity.
@@ -316,6 +325,7 @@ pub(crate) fn load_identity(
             })
         })?;
     }
+    // parse_certificates returns at least one certificate or an error.
     let leaf = &chain[0];
     match role {
         IdentityRole::Server => leaf.check_server_usage(),

@@ -59,11 +59,7 @@ impl TlsSnapshot {
         let mut expiries = Vec::new();
         for (field, identity) in [("proxy_cert", &node.proxy), ("syncer_cert", &node.syncer)] {
             if let Some(identity) = identity {
-                expiries.push(CertificateExpiry::new(
-                    Scope::Node,
-                    field,
-                    &identity.chain[0],
-                ));
+                expiries.push(CertificateExpiry::new(Scope::Node, field, identity.leaf()));
             }
         }
         let mut built = Vec::with_capacity(databases.len());
@@ -297,7 +293,7 @@ impl DatabaseTls {
 
         let mut syncer_certs = crdt_certs;
         if let Some(own) = &node.syncer {
-            syncer_certs.push(own.chain[0].clone());
+            syncer_certs.push(own.leaf().clone());
         }
         let enforced = raw.enforce_client_authentication.is_enforced();
         if raw.tls_mode != TlsMode::Disabled

@@ -149,7 +149,8 @@ impl PolicyVerifier {
             // first ask only "does this chain lead to one of our CAs?", at a
             // moment the leaf is valid and for any purpose. An expired or
             // wrong-purpose certificate from a stranger is then a stranger.
-            let inside_validity = seconds.clamp(info.not_before(), info.not_after());
+            // Not `clamp`: a peer's certificate may have notBefore after notAfter.
+            let inside_validity = seconds.min(info.not_after()).max(info.not_before());
             let probe = parsed.verify_for_usage(
                 self.algorithms.all,
                 &self.trust.client_anchors,

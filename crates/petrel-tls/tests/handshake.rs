@@ -540,3 +540,34 @@ fn validity_is_judged_at_the_given_moment() {
         "{error}"
     );
 }
+
+/// A client certificate whose notBefore lies after its notAfter is refused
+/// like any stranger's, without upsetting the server.
+#[test]
+fn inverted_validity_is_just_refused() {
+    let cast = Cast::new();
+    let inverted = testing::issue(
+        &cast.trusted_ca,
+        "inverted",
+        Profile::Client,
+        Validity::Between {
+            not_before: cast.now + DAY,
+            not_after: cast.now - DAY,
+        },
+        cast.now,
+    )
+    .expect("cert");
+    let snapshot = cast.snapshot(
+        &cast.node(),
+        cast.database(TlsMode::Enabled, ClientAuthentication::Enabled),
+    );
+    let outcome = handshake(
+        snapshot.database(0).server_config().expect("tls"),
+        cast.client_config(Some(&inverted), TLS13, None),
+    );
+    assert!(outcome.client_error.is_some() && outcome.server_error.is_some());
+    assert_ne!(
+        classify_handshake_error(&outcome.server_error.expect("refused")),
+        HandshakeFailure::Other
+    );
+}
