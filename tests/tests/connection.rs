@@ -5,9 +5,9 @@
 //! replies, and the redis-cli binary.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use petrel_e2e::{query, query_error, skip_under_redis, Config, Reply, Server};
+use petrel_e2e::{query, query_error, skip_under_redis, wait_until, Config, Reply, Server};
 use redis::Value;
 
 const NOAUTH: &str = "NOAUTH Authentication required.";
@@ -248,6 +248,12 @@ fn quit_closes_the_connection() {
     let mut raw = server.raw();
     raw.send_command(&["QUIT"]);
     assert_eq!(raw.read_until_closed(), b"+OK\r\n");
+    // In a pipeline, commands after QUIT are not run.
+    let mut raw = server.raw();
+    raw.send(b"PING\r\nQUIT\r\nSET after-quit 1\r\n");
+    assert_eq!(raw.read_until_closed(), b"+PONG\r\n+OK\r\n");
+    let mut con = server.client();
+    assert_eq!(query::<i64>(&mut con, &["EXISTS", "after-quit"]), 0);
 }
 
 // RESET answers +RESET and forgets the name, the protocol and the
@@ -443,6 +449,30 @@ fn command_count_info_docs() {
         );
     }
     assert_eq!(infos.last(), Some(&Value::Nil));
+
+    // COMMAND alone lists one entry per command; COMMAND DOCS alone gives
+    // docs for every command (redis-cli loads its hints that way).
+    let listed = query::<Vec<Value>>(&mut con, &["COMMAND"]);
+    assert_eq!(
+        listed.len() as i64,
+        count,
+        "COMMAND and COMMAND COUNT disagree"
+    );
+    let listed_names: Vec<Value> = listed
+        .iter()
+        .filter_map(|entry| match entry {
+            Value::Array(fields) => fields.first().cloned(),
+            _ => None,
+        })
+        .collect();
+    let all_docs = query::<Vec<Value>>(&mut con, &["COMMAND", "DOCS"]);
+    assert_eq!(all_docs.len() % 2, 0, "COMMAND DOCS is not name/doc pairs");
+    let doc_names: Vec<Value> = all_docs.iter().step_by(2).cloned().collect();
+    for (name, ..) in ISSUE_COMMANDS {
+        let name = Value::BulkString(name.as_bytes().to_vec());
+        assert!(listed_names.contains(&name), "COMMAND misses {name:?}");
+        assert!(doc_names.contains(&name), "COMMAND DOCS misses {name:?}");
+    }
 
     let docs = query::<Value>(&mut con, &["COMMAND", "DOCS", "get"]);
     let Value::Array(pair) = docs else {
@@ -746,4 +776,43 @@ fn inline_commands_parse_as_in_redis() {
     // A bare LF also ends an inline command.
     raw.send(b"ECHO lf-only\n");
     assert_eq!(raw.read_reply(), Reply::bulk("lf-only"));
+}
+
+fn connected_clients(con: &mut redis::Connection) -> i64 {
+    let info = query::<String>(con, &["INFO", "clients"]);
+    info.split("\r\n")
+        .find_map(|line| line.strip_prefix("connected_clients:"))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("INFO clients has no connected_clients: {info}"))
+}
+
+// 200 connections at once are all served and counted by INFO clients and
+// CLIENT LIST; once closed, the count drops back.
+#[test]
+fn many_connections_are_served_and_counted() {
+    let server = Server::start_default();
+    let mut observer = server.client();
+    let baseline = connected_clients(&mut observer);
+    let mut connections: Vec<_> = (0..200).map(|_| server.raw()).collect();
+    for (index, connection) in connections.iter_mut().enumerate() {
+        let key = format!("conn:{index}");
+        assert_eq!(connection.command(&["SET", &key, "x"]), Reply::simple("OK"));
+    }
+    for connection in &mut connections {
+        assert_eq!(connection.command(&["PING"]), Reply::simple("PONG"));
+    }
+    assert_eq!(connected_clients(&mut observer), baseline + 200);
+    let list = query::<String>(&mut observer, &["CLIENT", "LIST"]);
+    assert_eq!(
+        list.lines().count() as i64,
+        baseline + 200,
+        "CLIENT LIST lines"
+    );
+    assert_eq!(query::<i64>(&mut observer, &["DBSIZE"]), 200);
+    drop(connections);
+    wait_until(
+        Duration::from_secs(10),
+        "closed connections leave INFO clients",
+        || connected_clients(&mut observer) == baseline,
+    );
 }

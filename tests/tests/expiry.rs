@@ -55,6 +55,48 @@ fn lazy_expiry_on_access() {
     assert_eq!(query::<String>(&mut con, &["GET", "lazy:long"]), "v");
 }
 
+// Keys past their deadline are invisible to KEYS, SCAN, RANDOMKEY and
+// EXISTS even before anything reads them by name.
+#[test]
+fn expired_keys_are_invisible_to_key_listings() {
+    let server = Server::start_default();
+    let mut con = server.client();
+    let keys: Vec<String> = (0..50).map(|i| format!("gone:{i}")).collect();
+    for key in &keys {
+        assert_eq!(
+            query::<Value>(&mut con, &["SET", key, "v", "PX", "50"]),
+            Value::Okay
+        );
+    }
+    assert_eq!(
+        query::<Value>(&mut con, &["SET", "stays", "v"]),
+        Value::Okay
+    );
+    // Waiting for time to pass is the point of this test; no state to poll.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        query::<Vec<String>>(&mut con, &["KEYS", "*"]),
+        vec!["stays".to_owned()]
+    );
+    let mut cursor = "0".to_owned();
+    let mut scanned = Vec::new();
+    loop {
+        let (next, found): (String, Vec<String>) = query(&mut con, &["SCAN", &cursor]);
+        scanned.extend(found);
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(scanned, vec!["stays".to_owned()]);
+    for _ in 0..20 {
+        assert_eq!(query::<String>(&mut con, &["RANDOMKEY"]), "stays");
+    }
+    let mut exists = vec!["EXISTS"];
+    exists.extend(keys.iter().map(String::as_str));
+    assert_eq!(query::<i64>(&mut con, &exists), 0);
+}
+
 // 10,000 keys set with PX 100 and never touched again disappear from
 // DBSIZE and INFO keyspace within seconds, while keys without TTL stay.
 #[test]

@@ -525,3 +525,93 @@ fn dbsize_flushdb_flushall() {
         "ERR wrong number of arguments for 'dbsize' command"
     );
 }
+
+// Keys that Redis allows (any bytes, CR LF and NUL included) work in SET,
+// GET, RENAME, EXISTS and KEYS like any other key.
+#[test]
+fn binary_keys() {
+    let server = Server::start_default();
+    let mut con = server.client();
+    let keys: Vec<Vec<u8>> = vec![
+        b"with\0nul".to_vec(),
+        b"with\r\ncrlf".to_vec(),
+        b"with space".to_vec(),
+        vec![0xff, 0xfe, 0x00, 0x80],
+        Vec::new(),
+    ];
+    for (index, key) in keys.iter().enumerate() {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(index)
+            .query(&mut con)
+            .expect("SET of a binary key");
+    }
+    for (index, key) in keys.iter().enumerate() {
+        let value: usize = redis::cmd("GET")
+            .arg(key)
+            .query(&mut con)
+            .expect("GET of a binary key");
+        assert_eq!(value, index, "key {key:?}");
+    }
+    let all: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut con).expect("KEYS *");
+    let all: HashSet<Vec<u8>> = all.into_iter().collect();
+    assert_eq!(all, keys.iter().cloned().collect::<HashSet<_>>());
+    let _: () = redis::cmd("RENAME")
+        .arg(&keys[0])
+        .arg(&keys[1])
+        .query(&mut con)
+        .expect("RENAME of binary keys");
+    let moved: usize = redis::cmd("GET")
+        .arg(&keys[1])
+        .query(&mut con)
+        .expect("GET renamed key");
+    assert_eq!(moved, 0);
+    let left: i64 = redis::cmd("EXISTS")
+        .arg(&keys[0])
+        .query(&mut con)
+        .expect("EXISTS");
+    assert_eq!(left, 0);
+}
+
+// A SCAN walk while other keys are being added still returns every key
+// that existed for the whole walk (Redis's guarantee), as shards grow.
+#[test]
+fn scan_returns_every_stable_key_while_keys_are_added() {
+    let server = Server::start_default();
+    let mut con = server.client();
+    let keys: Vec<String> = (0..2000).map(|i| format!("stable:{i}")).collect();
+    set_many(&mut con, &keys);
+    let mut writer = server.client();
+    let mut cursor = "0".to_owned();
+    let mut seen = HashSet::new();
+    let mut added = 0;
+    loop {
+        let (next, found): (String, Vec<String>) =
+            query(&mut con, &["SCAN", &cursor, "COUNT", "50"]);
+        seen.extend(found);
+        // Grow the keyspace between calls (up to 20,000 more keys) so that
+        // tables resize mid-walk.
+        if added < 20_000 {
+            let burst: Vec<String> = (added..added + 500)
+                .map(|i| format!("growing:{i}"))
+                .collect();
+            set_many(&mut writer, &burst);
+            added += 500;
+        }
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+        assert!(
+            added < 1_000_000,
+            "SCAN never finished while keys were added"
+        );
+    }
+    let missing: Vec<&String> = keys.iter().filter(|key| !seen.contains(*key)).collect();
+    assert!(
+        missing.is_empty(),
+        "SCAN missed {} stable keys, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+}

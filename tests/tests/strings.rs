@@ -320,6 +320,25 @@ fn mget_mset_msetnx() {
     assert_eq!(query::<i64>(&mut con, &["MSETNX", "e", "5", "a", "9"]), 0);
     assert_eq!(query::<i64>(&mut con, &["EXISTS", "e"]), 0);
     assert_eq!(query::<String>(&mut con, &["GET", "a"]), "1");
+    // Twenty new keys over both shards and one existing key: nothing is set.
+    let mut msetnx = vec!["MSETNX".to_owned()];
+    for i in 0..20 {
+        msetnx.extend([format!("nx:{i}"), "new".to_owned()]);
+    }
+    msetnx.extend(["b".to_owned(), "new".to_owned()]);
+    let msetnx_args: Vec<&str> = msetnx.iter().map(String::as_str).collect();
+    assert_eq!(query::<i64>(&mut con, &msetnx_args), 0);
+    let mut exists = vec!["EXISTS".to_owned()];
+    exists.extend((0..20).map(|i| format!("nx:{i}")));
+    let exists_args: Vec<&str> = exists.iter().map(String::as_str).collect();
+    assert_eq!(
+        query::<i64>(&mut con, &exists_args),
+        0,
+        "MSETNX set some keys"
+    );
+    assert_eq!(query::<String>(&mut con, &["GET", "b"]), "2");
+    assert_eq!(query::<i64>(&mut con, &msetnx_args[..41]), 1);
+    assert_eq!(query::<i64>(&mut con, &exists_args), 20);
     assert_eq!(query::<i64>(&mut con, &["MSETNX", "e", "5", "f", "6"]), 1);
     assert_eq!(
         query::<Vec<String>>(&mut con, &["MGET", "e", "f"]),
