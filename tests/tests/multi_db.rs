@@ -82,8 +82,17 @@ fn two_databases_are_isolated() {
     );
 }
 
+fn used_memory(con: &mut redis::Connection) -> u64 {
+    let info = query::<String>(con, &["INFO", "memory"]);
+    info.split("\r\n")
+        .find_map(|line| line.strip_prefix("used_memory:"))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("INFO memory has no used_memory: {info}"))
+}
+
 // Two databases without passwords, one with a memory limit: filling the
-// limited one does not stop writes to the other.
+// limited one shows in its own INFO memory only and does not stop writes
+// to the other.
 #[test]
 fn memory_limit_is_per_database() {
     let server = Server::start(Config::new().databases(vec![
@@ -92,6 +101,8 @@ fn memory_limit_is_per_database() {
     ]));
     let mut small = server.client_of("small");
     let mut free = server.client_of("free");
+    let free_before = used_memory(&mut free);
+    let small_before = used_memory(&mut small);
     let value = "z".repeat(1024);
     let mut refused = false;
     for i in 0..100_000 {
@@ -112,6 +123,17 @@ fn memory_limit_is_per_database() {
         }
     }
     assert!(refused, "the 2 MB database never refused a write");
+    // INFO memory is per database: the fill shows on "small" only.
+    let small_full = used_memory(&mut small);
+    let free_now = used_memory(&mut free);
+    assert!(
+        small_full >= small_before + 512 * 1024,
+        "small: used_memory {small_before} -> {small_full} after filling it"
+    );
+    assert!(
+        free_now < free_before + 256 * 1024,
+        "free: used_memory {free_before} -> {free_now} while only \"small\" was filled"
+    );
     for i in 0..500 {
         assert_eq!(
             query::<Value>(&mut free, &["SET", &format!("other:{i}"), &value]),
