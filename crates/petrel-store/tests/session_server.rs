@@ -96,6 +96,12 @@ fn command_info_shapes() {
     let time = "*10\r\n$4\r\ntime\r\n:1\r\n*3\r\n+loading\r\n+stale\r\n+fast\r\n:0\r\n:0\r\n:0\r\n\
                 *1\r\n+@fast\r\n*1\r\n$23\r\nnondeterministic_output\r\n*0\r\n*0\r\n";
     assert_eq!(wire(&entries[3], 2), time);
+    // Redis 7.0 sends empty key-spec and subcommand lists as empty sets in RESP3.
+    let config = reply(&mut session, &env, &["COMMAND", "INFO", "config"]);
+    assert!(wire(&config, 3).starts_with(
+        "*1\r\n*10\r\n$6\r\nconfig\r\n:-2\r\n~0\r\n:0\r\n:0\r\n:0\r\n~1\r\n+@slow\r\n\
+         ~0\r\n~0\r\n*5\r\n*10\r\n"
+    ));
     let Reply::Array(client) = &entries[4] else {
         panic!("an entry is an array");
     };

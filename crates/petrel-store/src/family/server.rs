@@ -458,6 +458,9 @@ const DANGEROUS: &[&str] = &[
     "swapdb",
 ];
 
+/// Commands Redis files under @keyspace although their group is not `generic`.
+const KEYSPACE: &[&str] = &["dbsize", "flushall", "flushdb", "swapdb"];
+
 /// A command's ACL categories as Redis derives them: from its flags, its
 /// group, and Redis's own list of dangerous commands, in Redis's order.
 fn acl_categories(name: &str, flags: u32, group: &str) -> Vec<&'static str> {
@@ -478,10 +481,11 @@ fn acl_categories(name: &str, flags: u32, group: &str) -> Vec<&'static str> {
         "stream" => Some("@stream"),
         _ => None,
     };
+    let keyspace = group_category == Some("@keyspace") || KEYSPACE.contains(&name);
     let connection = group == "connection" || name == "command" || name.starts_with("command|");
     let dangerous = flags & ADMIN != 0 || DANGEROUS.contains(&name);
     let mut categories = Vec::new();
-    if group_category == Some("@keyspace") {
+    if keyspace {
         categories.push("@keyspace");
     }
     if flags & READONLY != 0 && group != "scripting" {
@@ -556,14 +560,28 @@ fn tips(name: &str) -> &'static [&'static str] {
     }
 }
 
-/// The row's one key spec: where its keys begin and how they repeat, with
-/// access flags approximated from the row's read/write flags.
+/// A key spec's access flags: Redis 7.0's for the commands Petrel has,
+/// else what the row's read/write flags imply.
+fn key_spec_flags(spec: &CommandSpec) -> &'static [&'static str] {
+    match spec.name {
+        "append" => &["RW", "insert"],
+        "decr" | "decrby" | "getex" | "getset" | "incr" | "incrby" | "incrbyfloat" => {
+            &["RW", "access", "update"]
+        }
+        "set" => &["RW", "access", "update", "variable_flags"],
+        "del" | "unlink" => &["RM", "delete"],
+        "exists" | "strlen" | "touch" | "type" => &["RO"],
+        "getdel" | "rename" | "renamenx" => &["RW", "access", "delete"],
+        "mset" | "psetex" | "setex" => &["OW", "update"],
+        "msetnx" | "setnx" => &["OW", "insert"],
+        _ if spec.has_flag(WRITE) => &["RW", "update"],
+        _ => &["RO", "access"],
+    }
+}
+
+/// The row's one key spec: where its keys begin and how they repeat.
 fn key_spec(spec: &CommandSpec) -> Reply {
-    let access: &[&str] = if spec.has_flag(WRITE) {
-        &["RW", "update"]
-    } else {
-        &["RO", "access"]
-    };
+    let access = key_spec_flags(spec);
     let last_key = if spec.last_key < 0 {
         spec.last_key
     } else {
