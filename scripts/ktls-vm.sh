@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Boots a stock Debian cloud kernel (which has kernel TLS) under QEMU and runs
+# test binaries inside it, because the development machines' kernel has no
+# kTLS. Follows ../shared/ktls-vm.md: software emulation (-accel tcg -cpu max),
+# busybox initramfs, the kernel's crypto/arch/net/lib modules with a
+# modules.dep built by depmod.
+#
+# Usage: scripts/ktls-vm.sh [--script FILE] [--file PATH]... [--timeout SECS]
+#                           [--memory MB] [[NAME=]BINARY]...
+#
+#   BINARY        copied to /opt/ktls/bin (on the guest's PATH) as NAME, or
+#                 under its own file name; its shared libraries (ldd) go along.
+#   --script FILE shell script the guest runs from /opt/ktls (default:
+#                 scripts/ktls-vm/run-probe.sh); its exit status decides.
+#   --file PATH   extra file (certificates, config) copied to /opt/ktls/.
+#   --timeout S   limit for the guest run (default 300).
+#
+# With no BINARY, builds and runs the petrel-ktls handoff tests and the
+# ktls_probe example (release). Exits 0 only if the guest printed
+# "KTLS-VM: PASS"; 1 if the run failed; 2 if the VM could not be set up.
+# Caches the kernel and module tree in target/ktls-vm (KTLS_VM_CACHE
+# overrides). Runs unattended: no stdin, no KVM.
+
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${KTLS_VM_CACHE:-$repo/target/ktls-vm}"
+script="$repo/scripts/ktls-vm/run-probe.sh"
+timeout_secs=300
+memory_mb=1024
+binaries=()
+files=()
+
+say() { printf 'ktls-vm: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --script) script="$2"; shift 2 ;;
+        --file) files+=("$2"); shift 2 ;;
+        --timeout) timeout_secs="$2"; shift 2 ;;
+        --memory) memory_mb="$2"; shift 2 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -*) die "unknown option $1" ;;
+        *) binaries+=("$1"); shift ;;
+    esac
+done
+[ -f "$script" ] || die "no guest script at $script"
+exec </dev/null
+started=$(date +%s)
+
+# 1. Host tools.
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx cpio || need+=(busybox-static)
+command -v depmod >/dev/null || need+=(kmod)
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]}"
+    apt-get install -y -qq "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed"
+fi
+
+# 2. Kernel: the package linux-image-cloud-amd64 depends on, downloaded once.
+mkdir -p "$cache"
+deb="$(ls "$cache"/linux-image-*-cloud-amd64_*.deb 2>/dev/null | head -n1 || true)"
+if [ -z "$deb" ]; then
+    package="$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image/{print $2; exit}')"
+    if [ -z "$package" ]; then
+        say "apt lists lack linux-image-cloud-amd64; running apt-get update"
+        apt-get update -qq >/dev/null || die "apt-get update failed"
+        package="$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image/{print $2; exit}')"
+    fi
+    [ -n "$package" ] || die "cannot find the Debian cloud kernel package"
+    say "downloading $package"
+    (cd "$cache" && apt-get download -qq -o APT::Sandbox::User=root "$package") || die "apt-get download $package failed"
+    deb="$(ls "$cache"/linux-image-*-cloud-amd64_*.deb | head -n1)"
+fi
+kernel_tree="$cache/kernel"
+if [ ! -d "$kernel_tree/boot" ]; then
+    say "extracting $(basename "$deb")"
+    rm -rf "$kernel_tree.tmp" && dpkg-deb -x "$deb" "$kernel_tree.tmp" && mv "$kernel_tree.tmp" "$kernel_tree"
+fi
+vmlinuz="$(ls "$kernel_tree"/boot/vmlinuz-* | head -n1)"
+version="${vmlinuz##*/vmlinuz-}"
+
+# 3. Module tree with modules.dep (the package ships none, and without it the
+#    kernel cannot load gcm, aesni-intel, ghash-clmulni-intel on demand).
+modules="$cache/modules-$version"
+if [ ! -f "$modules/lib/modules/$version/modules.dep" ]; then
+    say "building the module tree for $version"
+    rm -rf "$modules.tmp"
+    src="$kernel_tree/lib/modules/$version"
+    dst="$modules.tmp/lib/modules/$version"
+    mkdir -p "$dst/kernel"
+    for dir in crypto arch net lib; do
+        cp -a "$src/kernel/$dir" "$dst/kernel/"
+    done
+    cp -a "$src"/modules.order "$src"/modules.builtin* "$dst/"
+    depmod -b "$modules.tmp" "$version" || die "depmod failed"
+    rm -rf "$modules" && mv "$modules.tmp" "$modules"
+fi
+
+# 4. Test binaries: by default the handoff tests and ktls_probe, in release.
+if [ ${#binaries[@]} -eq 0 ]; then
+    say "building petrel-ktls tests and ktls_probe (release)"
+    cd "$repo"
+    cargo build -q --release -p petrel-ktls --example ktls_probe
+    test_json="$(cargo test -q --release -p petrel-ktls --test handoff --no-run --message-format=json)"
+    handoff="$(printf '%s\n' "$test_json" | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)"
+    target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+    case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
+    [ -x "$handoff" ] || die "cannot find the handoff test binary"
+    binaries=("ktls_probe=$target_dir/release/examples/ktls_probe" "handoff=$handoff")
+fi
+
+# 5. Initramfs, in a temporary directory removed on exit.
+work="$(mktemp -d "${TMPDIR:-/tmp}/ktls-vm.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+root="$work/root"
+mkdir -p "$root/bin" "$root/opt/ktls/bin" "$root/lib/modules"
+cp -a "$modules/lib/modules/$version" "$root/lib/modules/"
+cp /bin/busybox "$root/bin/busybox"
+cp "$repo/scripts/ktls-vm/init.sh" "$root/init"
+chmod 755 "$root/init"
+cp "$script" "$root/opt/ktls/run.sh"
+for file in ${files[@]+"${files[@]}"}; do
+    cp -L "$file" "$root/opt/ktls/" || die "cannot copy $file"
+done
+copy_with_parents() { mkdir -p "$root$(dirname "$1")" && cp -L "$1" "$root$1"; }
+for spec in "${binaries[@]}"; do
+    case "$spec" in
+        *=*) name="${spec%%=*}"; path="${spec#*=}" ;;
+        *) name="$(basename "$spec")"; path="$spec" ;;
+    esac
+    [ -x "$path" ] || die "no executable at $path"
+    cp -L "$path" "$root/opt/ktls/bin/$name"
+    # Debug info only makes the initramfs bigger and slower to unpack.
+    if command -v strip >/dev/null; then strip --strip-debug "$root/opt/ktls/bin/$name"; fi
+    # ldd lists "name => /path (addr)" and "/path (addr)"; static binaries
+    # print "not a dynamic executable", which leaves nothing to copy.
+    for lib in $(ldd "$path" 2>/dev/null | grep -o '/[^ ]*' || true); do
+        [ -e "$root$lib" ] || copy_with_parents "$lib"
+    done
+    say "added $name ($(du -h "$root/opt/ktls/bin/$name" | cut -f1))"
+done
+(cd "$root" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initrd.gz"
+say "initramfs $(du -h "$work/initrd.gz" | cut -f1), kernel $version"
+
+# 6. Boot. Software emulation: -enable-kvm hangs (nested virtualisation) and
+#    -cpu host fails; -cpu max gives the guest AES-NI and PCLMUL.
+log="$cache/last-run.log"
+say "booting the guest (timeout ${timeout_secs}s, log $log)"
+set +e
+timeout --kill-after=10 "$timeout_secs" qemu-system-x86_64 \
+    -accel tcg -cpu max -m "$memory_mb" -smp 2 \
+    -nographic -no-reboot \
+    -kernel "$vmlinuz" -initrd "$work/initrd.gz" \
+    -append "console=ttyS0 panic=-1 quiet" \
+    2>&1 | tr -d '\r' | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+elapsed=$(( $(date +%s) - started ))
+if grep -qx 'KTLS-VM: PASS' "$log"; then
+    say "PASS in ${elapsed}s"
+    exit 0
+fi
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    say "FAIL: the guest did not finish within ${timeout_secs}s"
+else
+    say "FAIL: no success marker from the guest (qemu exit $status) after ${elapsed}s"
+fi
+exit 1
