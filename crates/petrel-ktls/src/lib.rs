@@ -15,11 +15,54 @@
 //! 4. After the handoff, ordinary `read`/`write` (or io_uring recv/send) move
 //!    application data. **A plain read fails with `EIO` when the next record is
 //!    not application data**: the engine must then call [`recv_record`] with a
-//!    buffer of at least 16 KiB, which returns the alert or handshake record.
-//!    close_notify and other alerts end the connection cleanly; a TLS 1.3
-//!    NewSessionTicket (only clients receive them) can be ignored; a KeyUpdate
-//!    must end the connection (kernels before 6.13 cannot re-key).
-//!    [`send_close_notify`] ends our direction cleanly.
+//!    buffer of at least 16 KiB, which returns the alert or handshake record
+//!    (the record is already queued, so this does not wait). close_notify and
+//!    other alerts end the connection cleanly; a TLS 1.3 NewSessionTicket
+//!    (only clients receive them) can be ignored; a KeyUpdate must end the
+//!    connection, since this crate does not re-key the kernel (Debian 12's
+//!    6.1 kernel cannot). [`send_close_notify`] ends our direction cleanly.
+//!
+//! A blocking server, in outline (the engine does the same with io_uring,
+//! driving [`RecordFramer`] itself):
+//!
+//! ```no_run
+//! use std::io::Read;
+//! use std::net::TcpStream;
+//! use std::os::fd::AsRawFd;
+//! use std::sync::Arc;
+//!
+//! use petrel_ktls::{complete_handshake, offload_connection, recv_record, Record};
+//!
+//! fn serve(
+//!     mut stream: TcpStream,
+//!     config: Arc<rustls::ServerConfig>, // with enable_secret_extraction = true
+//!     capabilities: &petrel_ktls::Capabilities, // from probe(), at start-up
+//! ) -> Result<(), Box<dyn std::error::Error>> {
+//!     let mut conn = rustls::ServerConnection::new(config)?;
+//!     complete_handshake(&mut conn, &mut stream)?;
+//!     let suite = conn.negotiated_cipher_suite().ok_or("no suite")?;
+//!     capabilities.check_suite(suite)?; // on Err, stay on userspace rustls
+//!     offload_connection(stream.as_raw_fd(), conn)?;
+//!     let mut buf = vec![0u8; 16 * 1024 + 256];
+//!     loop {
+//!         match stream.read(&mut buf) {
+//!             Ok(0) => return Ok(()),
+//!             Ok(_n) => { /* plaintext in buf[.._n] */ }
+//!             Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+//!                 match recv_record(stream.as_raw_fd(), &mut buf)? {
+//!                     record if record.is_close_notify() => {
+//!                         petrel_ktls::send_close_notify(stream.as_raw_fd())?;
+//!                         return Ok(());
+//!                     }
+//!                     Record::Data(_) => {}
+//!                     other => return Err(format!("connection ended by {other}").into()),
+//!                 }
+//!             }
+//!             Err(e) => return Err(e.into()),
+//!         }
+//!     }
+//! }
+//! ```
 //!
 //! What this crate must not do: decide policy (fallback to userspace TLS,
 //! counting reasons, closing connections are the engine's), know any async

@@ -48,8 +48,8 @@ pub enum Record {
     Alert { level: u8, description: u8 },
     /// A handshake record of `len` bytes, now at the start of the buffer;
     /// `msg_type` is its first message's type (4 NewSessionTicket, 24
-    /// KeyUpdate). A KeyUpdate must end the connection unless the caller
-    /// re-keys the kernel, which kernels before 6.13 cannot do.
+    /// KeyUpdate). A KeyUpdate must end the connection: the kernel keeps
+    /// the old receive key, and this crate does not re-key it.
     Handshake { len: usize, msg_type: u8 },
     /// A record of any other content type, `len` bytes at the start of the
     /// buffer (change_cipher_spec, or a type the peer should not send).
