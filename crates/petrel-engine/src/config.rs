@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use petrel_tls::{ClientAuthentication, RawClientCert, RawDatabaseTls, RawNodeTls, TlsMode};
 use serde::Deserialize;
 
 /// Redis's default `proto-max-bulk-len`.
@@ -18,7 +19,7 @@ pub const DEFAULT_PORT: u16 = 6379;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -54,6 +55,9 @@ pub struct Config {
     pub node: NodeConfig,
     pub cores: Vec<CoreTuning>,
     pub databases: Vec<DatabaseConfig>,
+    /// Directory that relative certificate paths are resolved against (the
+    /// config file's directory).
+    pub base_dir: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +70,9 @@ pub struct NodeConfig {
     pub data_dir: Option<PathBuf>,
     pub proto_max_bulk_len: u64,
     pub io_driver: IoDriver,
+    /// `[node.tls]`: certificates, version floor, suites, kTLS; validated by
+    /// `petrel-tls` when the node starts.
+    pub tls: RawNodeTls,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +91,8 @@ pub struct DatabaseConfig {
     pub memory_size_bytes: u64,
     /// `requirepass`-style password for the default user.
     pub password: Option<String>,
+    /// TLS mode, client authentication and trust lists.
+    pub tls: RawDatabaseTls,
 }
 
 impl Config {
@@ -97,6 +106,7 @@ impl Config {
                 data_dir: None,
                 proto_max_bulk_len: PROTO_MAX_BULK_LEN_DEFAULT,
                 io_driver: IoDriver::Auto,
+                tls: RawNodeTls::default(),
             },
             cores: Vec::new(),
             databases: vec![DatabaseConfig {
@@ -104,7 +114,9 @@ impl Config {
                 port: DEFAULT_PORT,
                 memory_size_bytes: 0,
                 password: None,
+                tls: RawDatabaseTls::default(),
             }],
+            base_dir: PathBuf::from("."),
         }
     }
 
@@ -114,7 +126,13 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(&text, &path.display().to_string())
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut config = Config::parse(&text, &path.display().to_string())?;
+        config.base_dir = base_dir;
+        Ok(config)
     }
 
     /// Parses and validates config text; `origin` names it in errors.
@@ -124,6 +142,20 @@ impl Config {
             message: error.to_string(),
         })?;
         raw.validate()
+    }
+
+    /// Validates every certificate and TLS setting and builds the snapshot
+    /// new connections read.
+    pub fn tls_snapshot(
+        &self,
+        now: std::time::SystemTime,
+    ) -> Result<petrel_tls::TlsSnapshot, petrel_tls::TlsConfigError> {
+        let databases: Vec<(String, RawDatabaseTls)> = self
+            .databases
+            .iter()
+            .map(|database| (database.name.clone(), database.tls.clone()))
+            .collect();
+        petrel_tls::TlsSnapshot::build(&self.node.tls, &databases, &self.base_dir, now)
     }
 
     /// The tuning for core `id`, or the defaults.
@@ -167,6 +199,7 @@ struct RawNode {
     data_dir: Option<PathBuf>,
     proto_max_bulk_len: Option<RawSize>,
     io_driver: Option<IoDriver>,
+    tls: Option<RawNodeTls>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +232,12 @@ struct RawDatabase {
     port: u16,
     memory_size: Option<RawSize>,
     authentication_redis_pass: Option<String>,
+    // The TLS policy's fields, declared here because serde cannot flatten
+    // into a struct that refuses unknown keys.
+    tls_mode: Option<TlsMode>,
+    enforce_client_authentication: Option<ClientAuthentication>,
+    authentication_ssl_client_certs: Option<Vec<RawClientCert>>,
+    authentication_ssl_crdt_certs: Option<Vec<RawClientCert>>,
 }
 
 impl RawConfig {
@@ -359,6 +398,18 @@ impl RawConfig {
                 port: database.port,
                 memory_size_bytes,
                 password: database.authentication_redis_pass,
+                tls: RawDatabaseTls {
+                    tls_mode: database.tls_mode.unwrap_or_default(),
+                    enforce_client_authentication: database
+                        .enforce_client_authentication
+                        .unwrap_or_default(),
+                    authentication_ssl_client_certs: database
+                        .authentication_ssl_client_certs
+                        .unwrap_or_default(),
+                    authentication_ssl_crdt_certs: database
+                        .authentication_ssl_crdt_certs
+                        .unwrap_or_default(),
+                },
             });
         }
 
@@ -370,9 +421,11 @@ impl RawConfig {
                 data_dir: node.data_dir,
                 proto_max_bulk_len,
                 io_driver: node.io_driver.unwrap_or(IoDriver::Auto),
+                tls: node.tls.unwrap_or_default(),
             },
             cores,
             databases,
+            base_dir: PathBuf::from("."),
         })
     }
 }

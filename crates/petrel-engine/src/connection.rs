@@ -9,16 +9,24 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use bytes::BytesMut;
+use std::sync::atomic::Ordering;
+
 use monoio::net::TcpStream;
 use petrel_resp::{Limits, RequestParser};
 use petrel_store::session::Session;
-use tracing::debug;
+use petrel_tls::{HandshakeFailure, PeerRole, TlsMode};
+use tracing::{debug, warn};
 
 use crate::node::now_ms;
 use crate::pipeline::{Batch, Control};
+use crate::security::{KernelTls, TransportKind};
+use crate::tls_stream::{Handoff, HandshakeError, KtlsFallback, TlsStream};
 use crate::transport::Transport;
 use crate::worker::Worker;
 
+/// A TLS record header; the first byte of a handshake record.
+const TLS_RECORD_HEADER_BYTES: usize = 5;
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 /// Initial read buffer; it grows for big requests and shrinks back after.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// Read at least this much free space at a time.
@@ -31,17 +39,180 @@ const PIPELINE_BATCH_MAX: usize = 1024;
 /// Reply bytes after which a batch stops taking requests and writes.
 const WRITE_BUFFER_FLUSH_BYTES: usize = 1024 * 1024;
 
-pub(crate) async fn serve_plain(
-    worker: Rc<Worker>,
-    database: usize,
-    stream: TcpStream,
-    peer: SocketAddr,
-) {
-    let local = stream
+/// What the engine knows about a connection's transport and peer.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionSecurity {
+    pub transport: TransportKind,
+    pub mode: TlsMode,
+    pub role: PeerRole,
+    /// Protocol version and cipher suite, for CLIENT LIST.
+    pub tls_description: Option<(String, String)>,
+}
+
+/// Applies the database's TLS policy to a new connection: tells TLS from
+/// RESP by the first byte, refuses what the mode forbids, runs the
+/// handshake, tries the kernel handoff, then serves.
+pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, peer: SocketAddr) {
+    let shared = worker.shared.clone();
+    let security = &shared.security;
+    let snapshot = security.snapshot.load_full();
+    let policy = snapshot.database(database);
+    let mode = policy.mode();
+    let local = tcp
         .local_addr()
         .map(|address| address.to_string())
         .unwrap_or_default();
-    serve(worker, database, stream, peer.to_string(), local).await;
+    let peer_text = peer.to_string();
+
+    // One TLS record header at most: a TLS handshake must not read past
+    // the records it consumes.
+    let mut tcp = tcp;
+    let first_read = tcp.read_into(BytesMut::with_capacity(TLS_RECORD_HEADER_BYTES));
+    let (result, first) = if mode == TlsMode::Enabled {
+        match monoio::time::timeout(policy.handshake_timeout(), first_read).await {
+            Ok(read) => read,
+            Err(_) => {
+                security
+                    .counters
+                    .handshake_failed(HandshakeFailure::Timeout);
+                debug!(%peer, "closing: nothing arrived within the handshake timeout");
+                return;
+            }
+        }
+    } else {
+        first_read.await
+    };
+    if !matches!(result, Ok(read) if read > 0) {
+        return;
+    }
+    let starts_tls = first[0] == TLS_HANDSHAKE_RECORD;
+    match (mode, starts_tls) {
+        (TlsMode::Disabled, true) => {
+            security
+                .counters
+                .tls_refused_on_plaintext_port
+                .fetch_add(1, Ordering::Relaxed);
+            debug!(%peer, "closing: TLS ClientHello on a database whose tls_mode is disabled");
+            tcp.close().await;
+        }
+        (TlsMode::Enabled, false) => {
+            security
+                .counters
+                .plaintext_refused_on_tls_port
+                .fetch_add(1, Ordering::Relaxed);
+            debug!(%peer, "closing: plaintext on a database whose tls_mode is enabled");
+            tcp.close().await;
+        }
+        (_, false) => {
+            let _gauge = security.counters.open(TransportKind::Plain);
+            let info = ConnectionSecurity {
+                transport: TransportKind::Plain,
+                mode,
+                role: PeerRole::Client,
+                tls_description: None,
+            };
+            let mut initial = BytesMut::with_capacity(READ_BUFFER_BYTES);
+            initial.extend_from_slice(&first);
+            serve(worker, database, tcp, initial, info, peer_text, local).await;
+        }
+        (_, true) => {
+            let Some(config) = policy.server_config() else {
+                tcp.close().await;
+                return;
+            };
+            let stream = match TlsStream::accept(tcp, config, first, policy.handshake_timeout())
+                .await
+            {
+                Ok(stream) => stream,
+                Err((error, stream)) => {
+                    let failure = match &error {
+                        HandshakeError::Timeout => HandshakeFailure::Timeout,
+                        HandshakeError::Tls(tls_error) => {
+                            petrel_tls::classify_handshake_error(tls_error)
+                        }
+                        HandshakeError::Closed | HandshakeError::Io(_) => HandshakeFailure::Other,
+                    };
+                    security.counters.handshake_failed(failure);
+                    debug!(%peer, %error, reason = failure.as_str(), "TLS handshake failed");
+                    if let Some(mut stream) = stream {
+                        stream.abort().await;
+                    }
+                    return;
+                }
+            };
+            security
+                .counters
+                .handshakes_completed
+                .fetch_add(1, Ordering::Relaxed);
+            let role = petrel_tls::classify_peer(policy, stream.connection().peer_certificates());
+            let tls_description = describe(stream.connection());
+            let handoff = match &security.kernel_tls {
+                KernelTls::Available(capabilities) => stream.hand_to_kernel(capabilities),
+                KernelTls::Unavailable => Handoff::Userspace(Box::new(stream), KtlsFallback::KernelLacksTls),
+                KernelTls::Off => Handoff::Userspace(Box::new(stream), KtlsFallback::Disabled),
+            };
+            match handoff {
+                Handoff::Kernel(stream) => {
+                    let _gauge = security.counters.open(TransportKind::Ktls);
+                    let info = ConnectionSecurity {
+                        transport: TransportKind::Ktls,
+                        mode,
+                        role,
+                        tls_description,
+                    };
+                    serve(
+                        worker,
+                        database,
+                        stream,
+                        BytesMut::with_capacity(READ_BUFFER_BYTES),
+                        info,
+                        peer_text,
+                        local,
+                    )
+                    .await;
+                }
+                Handoff::Userspace(stream, reason) => {
+                    security.counters.ktls_fallback(reason);
+                    let _gauge = security.counters.open(TransportKind::UserspaceTls);
+                    let info = ConnectionSecurity {
+                        transport: TransportKind::UserspaceTls,
+                        mode,
+                        role,
+                        tls_description,
+                    };
+                    serve(
+                        worker,
+                        database,
+                        stream,
+                        BytesMut::with_capacity(READ_BUFFER_BYTES),
+                        info,
+                        peer_text,
+                        local,
+                    )
+                    .await;
+                }
+                Handoff::Failed(reason, error) => {
+                    security.counters.ktls_fallback(reason);
+                    warn!(%peer, %error, "kernel TLS handoff failed; closing the connection");
+                }
+            }
+        }
+    }
+}
+
+fn describe(connection: &petrel_tls::rustls::ServerConnection) -> Option<(String, String)> {
+    let version = match connection.protocol_version()? {
+        petrel_tls::rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
+        petrel_tls::rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
+        other => format!("{other:?}"),
+    };
+    let cipher = connection
+        .negotiated_cipher_suite()?
+        .suite()
+        .as_str()
+        .unwrap_or("unknown")
+        .to_string();
+    Some((version, cipher))
 }
 
 /// Serves one connection until the peer closes, QUIT, or a protocol error.
@@ -49,6 +220,8 @@ pub(crate) async fn serve<T: Transport>(
     worker: Rc<Worker>,
     database: usize,
     mut stream: T,
+    mut read_buffer: BytesMut,
+    security: ConnectionSecurity,
     peer: String,
     local: String,
 ) {
@@ -57,14 +230,17 @@ pub(crate) async fn serve<T: Transport>(
         .next_client_id
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let password_required = shared.config.databases[database].password.is_some();
-    let session = Rc::new(RefCell::new(Session::new(
+    let mut new_session = Session::new(
         id,
         database,
         peer.clone(),
         local,
         now_ms(),
         password_required,
-    )));
+    );
+    new_session.transport = security.transport.as_str();
+    new_session.tls = security.tls_description.clone();
+    let session = Rc::new(RefCell::new(new_session));
     worker.sessions.borrow_mut().insert(id, session.clone());
     let _registration = Registration {
         worker: worker.clone(),
@@ -75,7 +251,6 @@ pub(crate) async fn serve<T: Transport>(
         proto_max_bulk_len: shared.config.node.proto_max_bulk_len,
         ..Limits::default()
     });
-    let mut read_buffer = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut write_buffer = BytesMut::with_capacity(READ_BUFFER_BYTES);
     loop {
         // Run every complete request that is already buffered.
@@ -85,7 +260,7 @@ pub(crate) async fn serve<T: Transport>(
         if !read_buffer.is_empty() {
             let now = now_ms();
             session.borrow_mut().last_command_at_ms = now;
-            let mut batch = Batch::new(&worker, &session, database, now);
+            let mut batch = Batch::new(&worker, &session, &security, database, now);
             let mut taken = 0;
             loop {
                 if taken >= PIPELINE_BATCH_MAX || write_buffer.len() >= WRITE_BUFFER_FLUSH_BYTES {

@@ -16,6 +16,8 @@ pub mod config;
 mod connection;
 mod node;
 mod pipeline;
+mod security;
+mod tls_stream;
 mod transport;
 mod worker;
 

@@ -10,11 +10,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{info, warn};
 
 use crate::config::{Config, IoDriver};
+use crate::security::{KernelTls, Security, TlsCounters};
 use crate::worker::{self, Message};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("database `{database}`: cannot listen on {address}: {source}")]
+    #[error("database `{database}`: cannot listen on {address}")]
     Listen {
         database: String,
         address: SocketAddr,
@@ -22,6 +23,10 @@ pub enum StartError {
     },
     #[error("io_uring is required by node.io_driver but unavailable: {0}")]
     IoUringUnavailable(String),
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] petrel_tls::TlsConfigError),
+    #[error("ktls = \"required\" but {0}")]
+    KtlsRequired(String),
     #[error("data thread for core {core}: {reason}")]
     Thread { core: usize, reason: String },
 }
@@ -35,6 +40,7 @@ pub(crate) struct Shared {
     pub memory_bytes: Vec<Vec<AtomicU64>>,
     pub next_client_id: AtomicU64,
     pub started_at_ms: u64,
+    pub security: Security,
 }
 
 impl Shared {
@@ -86,6 +92,8 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
         })?;
     }
 
+    let snapshot = config.tls_snapshot(SystemTime::now())?;
+    let kernel_tls = decide_kernel_tls(&snapshot)?;
     let use_io_uring = choose_driver(config.node.io_driver)?;
     let shard_count = config.node.data_cores.len();
     let (senders, receivers): (Vec<_>, Vec<_>) =
@@ -100,6 +108,11 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
         inboxes: senders,
         next_client_id: AtomicU64::new(1),
         started_at_ms: now_ms(),
+        security: Security {
+            snapshot: arc_swap::ArcSwap::from_pointee(snapshot),
+            kernel_tls,
+            counters: Arc::new(TlsCounters::default()),
+        },
     });
 
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -163,6 +176,37 @@ fn choose_driver(wanted: IoDriver) -> Result<bool, StartError> {
         (Some(reason), _) => {
             warn!("io_uring unavailable ({reason}); data threads fall back to epoll");
             Ok(false)
+        }
+    }
+}
+
+/// Probes once whether TLS connections can move to the kernel.
+fn decide_kernel_tls(snapshot: &petrel_tls::TlsSnapshot) -> Result<KernelTls, StartError> {
+    let mode = snapshot.node().ktls_mode();
+    let tls_used = snapshot
+        .databases()
+        .iter()
+        .any(|database| database.mode() != petrel_tls::TlsMode::Disabled);
+    if mode == petrel_tls::KtlsMode::Off {
+        return Ok(KernelTls::Off);
+    }
+    match petrel_ktls::probe() {
+        Ok(capabilities) => {
+            if tls_used {
+                info!(
+                    "kernel TLS available: TLS connections move to the kernel after the handshake"
+                );
+            }
+            Ok(KernelTls::Available(capabilities))
+        }
+        Err(reason) if mode == petrel_tls::KtlsMode::Required => {
+            Err(StartError::KtlsRequired(reason.to_string()))
+        }
+        Err(reason) => {
+            if tls_used {
+                warn!("{reason}; TLS connections stay on userspace rustls (ktls = \"auto\")");
+            }
+            Ok(KernelTls::Unavailable)
         }
     }
 }

@@ -19,6 +19,8 @@ use petrel_store::session::{self, NodeSnapshot, Outcome, Session, SessionEnv};
 use petrel_store::table::{self, flags, CommandSpec, Route};
 use petrel_store::{Coordinator, ExecContext, ShardOp, ShardReply, Step};
 
+use crate::connection::ConnectionSecurity;
+use crate::security::TransportKind;
 use crate::worker::Worker;
 
 /// What the connection does after a batch.
@@ -52,6 +54,7 @@ enum Part {
 pub(crate) struct Batch<'a> {
     worker: &'a Rc<Worker>,
     session: &'a Rc<RefCell<Session>>,
+    security: &'a ConnectionSecurity,
     database: usize,
     ctx: ExecContext,
     /// Replies in request order, each with whether to send it (CLIENT REPLY).
@@ -67,6 +70,7 @@ impl<'a> Batch<'a> {
     pub fn new(
         worker: &'a Rc<Worker>,
         session: &'a Rc<RefCell<Session>>,
+        security: &'a ConnectionSecurity,
         database: usize,
         now_ms: u64,
     ) -> Batch<'a> {
@@ -74,6 +78,7 @@ impl<'a> Batch<'a> {
         Batch {
             worker,
             session,
+            security,
             database,
             ctx: worker.context(now_ms),
             slots: Vec::new(),
@@ -150,9 +155,14 @@ impl<'a> Batch<'a> {
             return Some(Reply::error("NOAUTH Authentication required."));
         }
         if spec.has_flag(flags::SYNC) {
-            return Some(Reply::error(
-                "NOPERM replication is not available on this database",
-            ));
+            let is_tls = self.security.transport != TransportKind::Plain;
+            return Some(
+                match petrel_tls::sync_allowed(self.security.mode, is_tls, self.security.role) {
+                    Err(refusal) => Reply::error_owned(refusal.to_string()),
+                    // The role may sync; replication itself comes with Replica Of.
+                    Ok(()) => Reply::error("ERR replication is not enabled on this node"),
+                },
+            );
         }
         if spec.has_flag(flags::DENYOOM) {
             let limit = self.worker.shared.config.databases[self.database].memory_size_bytes;
@@ -275,7 +285,7 @@ impl<'a> Batch<'a> {
                         .iter()
                         .map(|database| (database.name.clone(), database.memory_size_bytes))
                         .collect(),
-                    extra_sections: Vec::new(),
+                    extra_sections: vec![("TLS".to_string(), self.tls_section())],
                 };
                 (
                     session::finish_gather(&self.session.borrow(), &request, &snapshot, &env),
@@ -297,6 +307,12 @@ impl<'a> Batch<'a> {
             petrel_resp::encode(&reply, session.protocol, out);
         }
         control
+    }
+
+    fn tls_section(&self) -> String {
+        let security = &self.worker.shared.security;
+        let ktls_mode = security.snapshot.load().node().ktls_mode();
+        security.counters.render(ktls_mode, &security.kernel_tls)
     }
 
     /// Sends the queued operations, waits for their replies, and encodes

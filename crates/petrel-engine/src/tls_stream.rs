@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRentExt, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
-use rustls::{ServerConfig, ServerConnection};
+use petrel_ktls::RecordFramer;
+use petrel_tls::rustls::{self, ServerConfig, ServerConnection};
 
 use crate::transport::Transport;
 
@@ -67,21 +68,55 @@ impl TlsStream {
         }
     }
 
+    /// Sends whatever alert rustls queued for a failed handshake, then closes.
+    pub async fn abort(&mut self) {
+        let _ = self.flush().await;
+        let _ = AsyncWriteRent::shutdown(&mut self.tcp).await;
+    }
+
     pub fn connection(&self) -> &ServerConnection {
         &self.tls
     }
 
     async fn handshake(&mut self) -> Result<(), HandshakeError> {
-        loop {
+        // `incoming` may start with part of the first record (the bytes read
+        // to tell TLS from RESP): complete it before rustls sees it.
+        while self.tls.is_handshaking() {
+            self.read_record().await?;
             let fed = self.feed();
             // An alert for a failed handshake goes out before the error returns.
             self.flush().await?;
             fed?;
-            if !self.tls.is_handshaking() {
+        }
+        Ok(())
+    }
+
+    /// Reads exactly one TLS record into `incoming`. During the handshake
+    /// nothing beyond the record is read, so bytes a client sends right
+    /// behind its Finished stay in the socket for whoever reads next
+    /// (the kernel, after a kTLS handoff).
+    async fn read_record(&mut self) -> Result<(), HandshakeError> {
+        let malformed = |error: petrel_ktls::FramingError| {
+            HandshakeError::Io(io::Error::new(io::ErrorKind::InvalidData, error))
+        };
+        let mut framer = RecordFramer::new();
+        framer.push(&self.incoming).map_err(malformed)?;
+        self.incoming.clear();
+        loop {
+            let needed = framer.needed().map_err(malformed)?;
+            if needed == 0 {
+                if let Some(record) = framer.record() {
+                    self.incoming.extend_from_slice(record);
+                }
                 return Ok(());
             }
-            if self.read_ciphertext().await? == 0 {
-                return Err(HandshakeError::Closed);
+            let (result, buffer) = self.tcp.read_exact(vec![0u8; needed]).await;
+            match result {
+                Ok(_) => framer.push(&buffer).map_err(malformed)?,
+                Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Err(HandshakeError::Closed)
+                }
+                Err(error) => return Err(HandshakeError::Io(error)),
             }
         }
     }
@@ -90,11 +125,8 @@ impl TlsStream {
     fn feed(&mut self) -> Result<(), rustls::Error> {
         while !self.incoming.is_empty() {
             let mut reader = &self.incoming[..];
-            let taken = match self.tls.read_tls(&mut reader) {
-                Ok(taken) => taken,
-                // rustls's buffer is full: process what it has, then go on.
-                Err(_) => 0,
-            };
+            // An error means rustls's buffer is full: process what it has, then go on.
+            let taken = self.tls.read_tls(&mut reader).unwrap_or_default();
             self.incoming.advance(taken);
             self.tls.process_new_packets()?;
             if taken == 0 {
@@ -120,7 +152,7 @@ impl TlsStream {
             self.outgoing.clear();
             self.tls.write_tls(&mut self.outgoing)?;
             let buffer = std::mem::take(&mut self.outgoing);
-            let (result, buffer) = self.tcp.write_all(buffer).await;
+            let (result, buffer) = AsyncWriteRentExt::write_all(&mut self.tcp, buffer).await;
             self.outgoing = buffer;
             result?;
         }
@@ -186,6 +218,137 @@ impl Transport for TlsStream {
     async fn close(&mut self) {
         self.tls.send_close_notify();
         let _ = self.flush().await;
-        let _ = self.tcp.shutdown().await;
+        let _ = AsyncWriteRent::shutdown(&mut self.tcp).await;
+    }
+}
+
+/// Why a TLS connection stayed on userspace rustls (or was closed) instead
+/// of moving to kernel TLS; counted in INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KtlsFallback {
+    /// `ktls = "off"` in the config.
+    Disabled,
+    /// The kernel has no TLS upper-layer protocol.
+    KernelLacksTls,
+    /// The kernel refused this version and cipher when probed.
+    CipherNotSupported,
+    /// rustls held decrypted bytes that the kernel would not see.
+    DataBuffered,
+    /// The kernel refused the keys; the session is gone and the connection closes.
+    OffloadFailed,
+}
+
+impl KtlsFallback {
+    pub const ALL: [KtlsFallback; 5] = [
+        KtlsFallback::Disabled,
+        KtlsFallback::KernelLacksTls,
+        KtlsFallback::CipherNotSupported,
+        KtlsFallback::DataBuffered,
+        KtlsFallback::OffloadFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KtlsFallback::Disabled => "disabled",
+            KtlsFallback::KernelLacksTls => "kernel_lacks_tls",
+            KtlsFallback::CipherNotSupported => "cipher_not_supported",
+            KtlsFallback::DataBuffered => "data_buffered",
+            KtlsFallback::OffloadFailed => "offload_failed",
+        }
+    }
+}
+
+pub(crate) enum Handoff {
+    Kernel(KtlsStream),
+    Userspace(Box<TlsStream>, KtlsFallback),
+    Failed(KtlsFallback, String),
+}
+
+impl TlsStream {
+    /// Moves record protection to the kernel when it can take this session.
+    pub fn hand_to_kernel(mut self, capabilities: &petrel_ktls::Capabilities) -> Handoff {
+        let Some(suite) = self.tls.negotiated_cipher_suite() else {
+            return Handoff::Userspace(Box::new(self), KtlsFallback::CipherNotSupported);
+        };
+        if capabilities.check_suite(suite).is_err() {
+            return Handoff::Userspace(Box::new(self), KtlsFallback::CipherNotSupported);
+        }
+        let buffered = self
+            .tls
+            .process_new_packets()
+            .map(|state| state.plaintext_bytes_to_read())
+            .unwrap_or(1);
+        if buffered > 0 || !self.incoming.is_empty() {
+            return Handoff::Userspace(Box::new(self), KtlsFallback::DataBuffered);
+        }
+        use std::os::fd::AsRawFd;
+        let fd = self.tcp.as_raw_fd();
+        match petrel_ktls::offload_connection(fd, self.tls) {
+            Ok(_) => Handoff::Kernel(KtlsStream { tcp: self.tcp }),
+            Err(error) => Handoff::Failed(KtlsFallback::OffloadFailed, error.to_string()),
+        }
+    }
+}
+
+/// A socket whose records the kernel encrypts and decrypts: reads and
+/// writes are plain, except that a control record makes a read fail with
+/// `EIO` and must be fetched with `recvmsg`.
+pub(crate) struct KtlsStream {
+    tcp: TcpStream,
+}
+
+/// Room for one TLS record's plaintext.
+const RECORD_BUFFER_BYTES: usize = 16 * 1024 + 256;
+
+impl Transport for KtlsStream {
+    async fn read_into(&mut self, mut buffer: BytesMut) -> (io::Result<usize>, BytesMut) {
+        loop {
+            let (result, returned) = self.tcp.read_into(buffer).await;
+            buffer = returned;
+            match result {
+                Err(error) if error.raw_os_error() == Some(libc::EIO) => {}
+                other => return (other, buffer),
+            }
+            use std::os::fd::AsRawFd;
+            let mut record = vec![0u8; RECORD_BUFFER_BYTES];
+            match petrel_ktls::recv_record(self.tcp.as_raw_fd(), &mut record) {
+                Ok(petrel_ktls::Record::Data(n)) => {
+                    buffer.extend_from_slice(&record[..n]);
+                    return (Ok(n), buffer);
+                }
+                Ok(petrel_ktls::Record::Eof) => return (Ok(0), buffer),
+                Ok(petrel_ktls::Record::Alert { description, .. }) => {
+                    if description == petrel_ktls::ALERT_CLOSE_NOTIFY {
+                        return (Ok(0), buffer);
+                    }
+                    let error = io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        format!("peer sent TLS alert {description}"),
+                    );
+                    return (Err(error), buffer);
+                }
+                Ok(petrel_ktls::Record::Handshake { msg_type, .. })
+                    if msg_type == petrel_ktls::HANDSHAKE_NEW_SESSION_TICKET => {}
+                Ok(petrel_ktls::Record::Handshake { msg_type, .. }) => {
+                    let error = io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        format!("TLS handshake message {msg_type} after the handoff (a KeyUpdate needs a re-key the kernel cannot do)"),
+                    );
+                    return (Err(error), buffer);
+                }
+                Ok(_) => {}
+                Err(error) => return (Err(error), buffer),
+            }
+        }
+    }
+
+    async fn write_all(&mut self, buffer: BytesMut) -> (io::Result<()>, BytesMut) {
+        Transport::write_all(&mut self.tcp, buffer).await
+    }
+
+    async fn close(&mut self) {
+        use std::os::fd::AsRawFd;
+        let _ = petrel_ktls::send_close_notify(self.tcp.as_raw_fd());
+        let _ = AsyncWriteRent::shutdown(&mut self.tcp).await;
     }
 }

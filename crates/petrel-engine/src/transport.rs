@@ -40,3 +40,17 @@ impl Transport for TcpStream {
         let _ = self.shutdown().await;
     }
 }
+
+impl<T: Transport> Transport for Box<T> {
+    async fn read_into(&mut self, buffer: BytesMut) -> (io::Result<usize>, BytesMut) {
+        (**self).read_into(buffer).await
+    }
+
+    async fn write_all(&mut self, buffer: BytesMut) -> (io::Result<()>, BytesMut) {
+        (**self).write_all(buffer).await
+    }
+
+    async fn close(&mut self) {
+        (**self).close().await
+    }
+}

@@ -339,7 +339,7 @@ async fn accept_loop(worker: Rc<Worker>, database: usize, listener: TcpListener)
                 if let Err(error) = stream.set_nodelay(true) {
                     debug!(%peer, %error, "cannot set TCP_NODELAY");
                 }
-                monoio::spawn(crate::connection::serve_plain(
+                monoio::spawn(crate::connection::accept(
                     worker.clone(),
                     database,
                     stream,

@@ -55,6 +55,11 @@ pub struct Session {
     /// Replies still to drop because of CLIENT REPLY SKIP, counting the
     /// command being handled. Consumed by [`Session::should_reply`].
     pub replies_to_skip: u8,
+    /// How the connection's bytes travel: `plain`, `tls` (userspace) or
+    /// `ktls`, for CLIENT LIST.
+    pub transport: &'static str,
+    /// Negotiated TLS protocol version and cipher suite, if any.
+    pub tls: Option<(String, String)>,
 }
 
 impl Session {
@@ -86,6 +91,8 @@ impl Session {
             no_touch: false,
             replies_off: false,
             replies_to_skip: 0,
+            transport: "plain",
+            tls: None,
         }
     }
 
@@ -340,11 +347,17 @@ pub fn client_list_line(session: &Session, now_ms: u64) -> String {
     } else {
         session.last_command
     };
+    let (tls_version, tls_cipher) = match &session.tls {
+        Some((version, cipher)) => (version.as_str(), cipher.as_str()),
+        None => ("", ""),
+    };
     format!(
         "id={id} addr={addr} laddr={laddr} fd={fd} name={name} age={age} idle={idle} \
          flags={flags} db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 \
          multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} \
-         user=default redir=-1 resp={resp} lib-name={lib_name} lib-ver={lib_version}",
+         user=default redir=-1 resp={resp} lib-name={lib_name} lib-ver={lib_version} \
+         transport={transport} tls-version={tls_version} tls-cipher={tls_cipher}",
+        transport = session.transport,
         id = session.id,
         addr = session.peer_address,
         laddr = session.local_address,

@@ -395,7 +395,8 @@ fn client_info_line() {
     let expected = "id=7 addr=10.0.0.7:51000 laddr=127.0.0.1:6379 fd=-1 name=api age=2 idle=0 \
                     flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 \
                     multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
-                    cmd=client|info user=default redir=-1 resp=2 lib-name=redis-py lib-ver=\n";
+                    cmd=client|info user=default redir=-1 resp=2 lib-name=redis-py lib-ver= \
+                    transport=plain tls-version= tls-cipher=\n";
     assert_eq!(text(&info), expected);
     assert!(matches!(info, Reply::Verbatim("txt", _)));
     assert_eq!(

@@ -30,21 +30,68 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
-    /// Check a config file and print what it would serve, without serving.
+    /// Check a config file (certificates included) and print what it would serve, without serving.
     CheckConfig {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Certificates for development and tests.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Write a development PKI: ca.pem, ca.key, proxy.pem/.key (localhost,
+    /// 127.0.0.1, ::1), syncer.pem/.key, client1.pem/.key, client2.pem/.key.
+    /// Keys are written with mode 0600. Not for production.
+    Generate {
+        /// Directory to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace files that already exist.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the whole chain of causes on one line.
+            eprintln!("petrel: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(&cli.log_level)?;
     match cli.command {
         Command::Serve { config } => serve(config),
         Command::CheckConfig { config } => {
             let loaded = load_config(Some(config))?;
-            describe(&loaded);
+            let tls = loaded
+                .tls_snapshot(std::time::SystemTime::now())
+                .context("invalid TLS configuration")?;
+            describe(&loaded, &tls);
+            Ok(())
+        }
+        Command::Certs {
+            command: CertsCommand::Generate { out, force },
+        } => {
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let written = petrel_tls::generate_dev_pki(&out, force).with_context(|| {
+                format!("cannot write the development PKI to {}", out.display())
+            })?;
+            for path in written {
+                println!("{}", path.display());
+            }
             Ok(())
         }
     }
@@ -70,20 +117,29 @@ fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
     }
 }
 
-fn describe(config: &Config) {
+fn describe(config: &Config, tls: &petrel_tls::TlsSnapshot) {
     println!("data cores: {:?}", config.node.data_cores);
-    for database in &config.databases {
+    for (database, policy) in config.databases.iter().zip(tls.databases()) {
         println!(
-            "database {}: {}:{} memory_size={} password={}",
+            "database {}: {}:{} memory_size={} password={} tls_mode={} enforce_client_authentication={}",
             database.name,
             config.node.bind,
             database.port,
             database.memory_size_bytes,
-            if database.password.is_some() {
-                "set"
-            } else {
-                "none"
-            }
+            if database.password.is_some() { "set" } else { "none" },
+            policy.mode().as_str(),
+            policy.client_authentication().as_str(),
+        );
+    }
+    for expiry in tls.certificate_expiries() {
+        let days_left = expiry
+            .not_after
+            .duration_since(std::time::SystemTime::now())
+            .map(|left| left.as_secs() / 86_400)
+            .unwrap_or(0);
+        println!(
+            "certificate {:?} {}: {} expires in {days_left} days",
+            expiry.scope, expiry.field, expiry.subject
         );
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod keys;
+pub mod replication;
 pub mod server;
 pub mod string;
 
@@ -11,6 +12,7 @@ use crate::table::CommandSpec;
 pub const ALL: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     keys::COMMANDS,
+    replication::COMMANDS,
     server::COMMANDS,
     string::COMMANDS,
 ];
