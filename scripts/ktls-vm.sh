@@ -10,6 +10,9 @@
 #
 #   BINARY        copied to /opt/ktls/bin (on the guest's PATH) as NAME, or
 #                 under its own file name; its shared libraries (ldd) go along.
+#                 The guest shell is busybox, which runs its own applet for a
+#                 name it knows (env, nc, ...): call such a binary by its full
+#                 path, /opt/ktls/bin/NAME.
 #   --script FILE shell script the guest runs from /opt/ktls (default:
 #                 scripts/ktls-vm/run-probe.sh); its exit status decides.
 #   --file PATH   extra file (certificates, config) copied to /opt/ktls/.
@@ -40,7 +43,7 @@ while [ $# -gt 0 ]; do
         --file) files+=("$2"); shift 2 ;;
         --timeout) timeout_secs="$2"; shift 2 ;;
         --memory) memory_mb="$2"; shift 2 ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         -*) die "unknown option $1" ;;
         *) binaries+=("$1"); shift ;;
     esac
@@ -52,7 +55,8 @@ started=$(date +%s)
 # 1. Host tools.
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
-[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx cpio || need+=(busybox-static)
+# grep without -q reads to the end: an early exit would fail the pipe (pipefail).
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -x cpio >/dev/null || need+=(busybox-static)
 command -v depmod >/dev/null || need+=(kmod)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"
@@ -61,25 +65,35 @@ fi
 
 # 2. Kernel: the package linux-image-cloud-amd64 depends on, downloaded once.
 mkdir -p "$cache"
-deb="$(ls "$cache"/linux-image-*-cloud-amd64_*.deb 2>/dev/null | head -n1 || true)"
+shopt -s nullglob
+kernel_package() {
+    apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+        awk '/Depends: linux-image/ && !found {print $2; found = 1}' || true
+}
+debs=("$cache"/linux-image-*-cloud-amd64_*.deb)
+deb="${debs[0]:-}"
 if [ -z "$deb" ]; then
-    package="$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image/{print $2; exit}')"
+    package="$(kernel_package)"
     if [ -z "$package" ]; then
         say "apt lists lack linux-image-cloud-amd64; running apt-get update"
         apt-get update -qq >/dev/null || die "apt-get update failed"
-        package="$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image/{print $2; exit}')"
+        package="$(kernel_package)"
     fi
     [ -n "$package" ] || die "cannot find the Debian cloud kernel package"
     say "downloading $package"
     (cd "$cache" && apt-get download -qq -o APT::Sandbox::User=root "$package") || die "apt-get download $package failed"
-    deb="$(ls "$cache"/linux-image-*-cloud-amd64_*.deb | head -n1)"
+    debs=("$cache"/linux-image-*-cloud-amd64_*.deb)
+    deb="${debs[0]:-}"
+    [ -n "$deb" ] || die "apt-get download left no .deb in $cache"
 fi
 kernel_tree="$cache/kernel"
 if [ ! -d "$kernel_tree/boot" ]; then
     say "extracting $(basename "$deb")"
     rm -rf "$kernel_tree.tmp" && dpkg-deb -x "$deb" "$kernel_tree.tmp" && mv "$kernel_tree.tmp" "$kernel_tree"
 fi
-vmlinuz="$(ls "$kernel_tree"/boot/vmlinuz-* | head -n1)"
+kernels=("$kernel_tree"/boot/vmlinuz-*)
+vmlinuz="${kernels[0]:-}"
+[ -n "$vmlinuz" ] || die "no vmlinuz in $kernel_tree/boot"
 version="${vmlinuz##*/vmlinuz-}"
 
 # 3. Module tree with modules.dep (the package ships none, and without it the
