@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
         --file) files+=("$2"); shift 2 ;;
         --timeout) timeout_secs="$2"; shift 2 ;;
         --memory) memory_mb="$2"; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         -*) die "unknown option $1" ;;
         *) binaries+=("$1"); shift ;;
     esac
