@@ -49,6 +49,10 @@ const EMBSTR_BYTES_MAX: usize = 44;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     String(StringValue),
+    Hash(crate::types::HashValue),
+    List(crate::types::ListValue),
+    Set(crate::types::SetValue),
+    ZSet(crate::types::ZSetValue),
     /// Stands in for the families not written yet, so that the WRONGTYPE
     /// paths can be tested. Never exists outside this crate's unit tests.
     #[cfg(test)]
@@ -67,6 +71,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::String(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
             #[cfg(test)]
             Value::Other { type_name } => type_name,
         }
@@ -76,6 +84,10 @@ impl Value {
     pub fn memory_usage(&self) -> usize {
         match self {
             Value::String(string) => string.memory_usage(),
+            Value::Hash(hash) => hash.memory_usage(),
+            Value::List(list) => list.memory_usage(),
+            Value::Set(set) => set.memory_usage(),
+            Value::ZSet(zset) => zset.memory_usage(),
             #[cfg(test)]
             Value::Other { .. } => 0,
         }
@@ -85,6 +97,10 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::String(string) => string.encoding(),
+            Value::Hash(hash) => hash.encoding(),
+            Value::List(list) => list.encoding(),
+            Value::Set(set) => set.encoding(),
+            Value::ZSet(zset) => zset.encoding(),
             #[cfg(test)]
             Value::Other { .. } => "listpack",
         }
@@ -94,16 +110,14 @@ impl Value {
     pub fn as_string(&self) -> Option<&StringValue> {
         match self {
             Value::String(string) => Some(string),
-            #[cfg(test)]
-            Value::Other { .. } => None,
+            _ => None,
         }
     }
 
     pub fn as_string_mut(&mut self) -> Option<&mut StringValue> {
         match self {
             Value::String(string) => Some(string),
-            #[cfg(test)]
-            Value::Other { .. } => None,
+            _ => None,
         }
     }
 }

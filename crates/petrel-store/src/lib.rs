@@ -18,6 +18,7 @@ pub mod keyspace;
 pub mod route;
 pub mod session;
 pub mod table;
+pub mod types;
 
 pub use keyspace::{Entry, Keyspace, Value};
 pub use route::{Coordinator, ShardOp, ShardReply, Step};
