@@ -148,7 +148,9 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
             let tls_description = describe(stream.connection());
             let handoff = match &security.kernel_tls {
                 KernelTls::Available(capabilities) => stream.hand_to_kernel(capabilities),
-                KernelTls::Unavailable => Handoff::Userspace(Box::new(stream), KtlsFallback::KernelLacksTls),
+                KernelTls::Unavailable => {
+                    Handoff::Userspace(Box::new(stream), KtlsFallback::KernelLacksTls)
+                }
                 KernelTls::Off => Handoff::Userspace(Box::new(stream), KtlsFallback::Disabled),
             };
             match handoff {

@@ -61,6 +61,8 @@ pub(crate) struct Batch<'a> {
     slots: Vec<(Slot, bool)>,
     /// Slots pushed since the batch began, flushed or not.
     slots_pushed: usize,
+    /// Table id of the command being routed, for its counters.
+    command_id: usize,
     /// Operations waiting to be sent, per shard (empty for this shard).
     remote: Vec<Vec<ShardOp>>,
     remote_pending: bool,
@@ -83,6 +85,7 @@ impl<'a> Batch<'a> {
             ctx: worker.context(now_ms),
             slots: Vec::new(),
             slots_pushed: 0,
+            command_id: 0,
             remote: (0..shard_count).map(|_| Vec::new()).collect(),
             remote_pending: false,
         }
@@ -103,19 +106,14 @@ impl<'a> Batch<'a> {
     }
 
     async fn route(&mut self, args: Vec<Bytes>, out: &mut BytesMut) -> Control {
-        let Some(spec) = table::lookup(&args[0]) else {
+        let Some((id, spec)) = table::lookup_with_id(&args[0]) else {
             self.ready(table::unknown_command_reply(&args));
             return Control::Continue;
         };
-        self.count_call(spec);
+        self.command_id = id;
+        self.count_call();
         if let Some(rejection) = self.check(spec, &args) {
-            self.worker
-                .stats
-                .borrow_mut()
-                .command_stats
-                .entry(spec.name)
-                .or_default()
-                .rejected_calls += 1;
+            self.worker.stats.borrow_mut().command_stats[self.command_id].rejected_calls += 1;
             self.ready(rejection);
             return Control::Continue;
         }
@@ -126,7 +124,7 @@ impl<'a> Batch<'a> {
                 let shard = spec
                     .key_positions(args.len())
                     .next()
-                    .map(|position| shard_of(&args[position], self.ctx.shard_count))
+                    .map(|position| self.shard_of(&args[position]))
                     .unwrap_or(self.ctx.shard_id);
                 self.run_on(shard, spec, args);
             }
@@ -187,13 +185,22 @@ impl<'a> Batch<'a> {
             .then_some(first)
     }
 
+    fn shard_of(&self, key: &[u8]) -> usize {
+        // One shard owns everything: skip the hash.
+        if self.ctx.shard_count == 1 {
+            0
+        } else {
+            shard_of(key, self.ctx.shard_count)
+        }
+    }
+
     fn run_on(&mut self, shard: usize, spec: &'static CommandSpec, args: Vec<Bytes>) {
         let counts_hits = spec.has_flag(flags::READONLY) && spec.first_key > 0;
         if shard == self.ctx.shard_id {
             let started = Instant::now();
             let reply = self.worker.execute(self.database, spec, &args, &self.ctx);
             let mut stats = self.worker.stats.borrow_mut();
-            let stat = stats.command_stats.entry(spec.name).or_default();
+            let stat = &mut stats.command_stats[self.command_id];
             stat.usec += started.elapsed().as_micros() as u64;
             if reply.is_error() {
                 stat.failed_calls += 1;
@@ -294,13 +301,7 @@ impl<'a> Batch<'a> {
             }
         };
         if reply.is_error() {
-            self.worker
-                .stats
-                .borrow_mut()
-                .command_stats
-                .entry(spec.name)
-                .or_default()
-                .failed_calls += 1;
+            self.worker.stats.borrow_mut().command_stats[self.command_id].failed_calls += 1;
         }
         let mut session = self.session.borrow_mut();
         if session.should_reply() {
@@ -390,10 +391,10 @@ impl<'a> Batch<'a> {
         }
     }
 
-    fn count_call(&self, spec: &'static CommandSpec) {
+    fn count_call(&self) {
         let mut stats = self.worker.stats.borrow_mut();
         stats.commands_processed += 1;
-        stats.command_stats.entry(spec.name).or_default().calls += 1;
+        stats.command_stats[self.command_id].calls += 1;
     }
 }
 

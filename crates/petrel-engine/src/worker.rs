@@ -40,7 +40,7 @@ pub(crate) enum Message {
 }
 
 /// Counters of one thread, summed over threads by INFO.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ThreadStats {
     pub connections_received: u64,
     pub commands_processed: u64,
@@ -48,7 +48,8 @@ pub(crate) struct ThreadStats {
     pub keyspace_misses: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
-    pub command_stats: HashMap<&'static str, CommandStat>,
+    /// Indexed by command table id.
+    pub command_stats: Vec<CommandStat>,
 }
 
 pub(crate) struct Worker {
@@ -58,6 +59,20 @@ pub(crate) struct Worker {
     pub stats: RefCell<ThreadStats>,
     /// This thread's connections, for CLIENT LIST.
     pub sessions: RefCell<HashMap<u64, Rc<RefCell<Session>>>>,
+}
+
+impl ThreadStats {
+    fn new() -> ThreadStats {
+        ThreadStats {
+            connections_received: 0,
+            commands_processed: 0,
+            keyspace_hits: 0,
+            keyspace_misses: 0,
+            net_input_bytes: 0,
+            net_output_bytes: 0,
+            command_stats: vec![CommandStat::default(); petrel_store::table::count()],
+        }
+    }
 }
 
 impl Worker {
@@ -190,7 +205,9 @@ impl Worker {
             command_stats: stats
                 .command_stats
                 .iter()
-                .map(|(name, stat)| (*name, stat.clone()))
+                .enumerate()
+                .filter(|(_, stat)| stat.calls > 0)
+                .filter_map(|(id, stat)| Some((petrel_store::table::by_id(id)?.name, stat.clone())))
                 .collect(),
             client_lines: sessions
                 .iter()
@@ -279,7 +296,7 @@ async fn serve(
     let worker = Rc::new(Worker {
         shard_id,
         shard: RefCell::new(Shard::new(shared.config.databases.len())),
-        stats: RefCell::new(ThreadStats::default()),
+        stats: RefCell::new(ThreadStats::new()),
         sessions: RefCell::new(HashMap::new()),
         shared,
     });

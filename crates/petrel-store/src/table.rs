@@ -135,19 +135,33 @@ impl CommandSpec {
     }
 }
 
-static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
-    let mut map = HashMap::new();
-    for family in family::ALL {
-        for spec in family.iter() {
-            let previous = map.insert(spec.name, spec);
+/// Every row, in registration order; a command's id is its index here.
+static ROWS: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
+    family::ALL
+        .iter()
+        .flat_map(|family| family.iter())
+        .collect()
+});
+
+/// Lower-case name → id. Looked up once per request, so it uses a fast hash.
+static TABLE: LazyLock<HashMap<&'static str, usize, foldhash::fast::FixedState>> =
+    LazyLock::new(|| {
+        let mut map = HashMap::with_hasher(foldhash::fast::FixedState::default());
+        for (id, spec) in ROWS.iter().enumerate() {
+            let previous = map.insert(spec.name, id);
             assert!(previous.is_none(), "command {} registered twice", spec.name);
         }
-    }
-    map
-});
+        map
+    });
 
 /// Finds a command by name, case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    lookup_with_id(name).map(|(_, spec)| spec)
+}
+
+/// Finds a command by name, case-insensitively, with its id: a dense index
+/// below [`count`] that callers use for per-command counters.
+pub fn lookup_with_id(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
     const NAME_LEN_MAX: usize = 32;
     if name.len() > NAME_LEN_MAX {
         return None;
@@ -157,12 +171,23 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
         *slot = byte.to_ascii_lowercase();
     }
     let lower = std::str::from_utf8(&lower[..name.len()]).ok()?;
-    TABLE.get(lower).copied()
+    let id = *TABLE.get(lower)?;
+    Some((id, ROWS[id]))
 }
 
-/// Every command, in no particular order.
+/// How many commands the table holds.
+pub fn count() -> usize {
+    ROWS.len()
+}
+
+/// The command with this id.
+pub fn by_id(id: usize) -> Option<&'static CommandSpec> {
+    ROWS.get(id).copied()
+}
+
+/// Every command, in registration order.
 pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
-    TABLE.values().copied()
+    ROWS.iter().copied()
 }
 
 /// Redis's reply to an unknown command, quoting the name and the first
