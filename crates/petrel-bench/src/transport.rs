@@ -1,0 +1,323 @@
+//! A client connection's byte stream: plain TCP, or rustls driven by hand
+//! over monoio's TCP stream (rustls' `read_tls`/`write_tls` against
+//! in-memory buffers, with monoio's owned-buffer reads and writes).
+//!
+//! This module moves bytes and nothing else: it knows neither RESP nor the
+//! benchmark. Its buffers are reused for the life of the connection, so the
+//! steady state allocates nothing.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use rustls::ClientConnection;
+
+use crate::tls::TlsContext;
+
+/// Ciphertext read per receive: one full TLS record and its header.
+const CIPHERTEXT_READ_BYTES: usize = 18 * 1024;
+/// How long a TLS handshake may take. A plaintext server never answers a
+/// ClientHello (it waits for a newline), so without a limit the run would hang.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("connection to {addr} failed: {source}")]
+    Connect { addr: SocketAddr, source: io::Error },
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("TLS error: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("server closed the connection during the TLS handshake")]
+    ClosedInHandshake,
+    #[error("TLS handshake with {addr} timed out after {} s (is the server speaking TLS on that port?)", HANDSHAKE_TIMEOUT.as_secs())]
+    HandshakeTimeout { addr: SocketAddr },
+}
+
+impl StreamError {
+    pub fn is_tls(&self) -> bool {
+        matches!(
+            self,
+            StreamError::Tls(_)
+                | StreamError::ClosedInHandshake
+                | StreamError::HandshakeTimeout { .. }
+        )
+    }
+}
+
+/// The server's addresses, and which of them answered last, so that
+/// reconnects go straight to the address that works.
+#[derive(Debug)]
+pub struct Target {
+    pub addrs: Vec<SocketAddr>,
+    preferred: AtomicUsize,
+    pub tls: Option<TlsContext>,
+}
+
+impl Target {
+    pub fn new(addrs: Vec<SocketAddr>, tls: Option<TlsContext>) -> Target {
+        Target {
+            addrs,
+            preferred: AtomicUsize::new(0),
+            tls,
+        }
+    }
+}
+
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+pub struct TlsStream {
+    tcp: TcpStream,
+    session: ClientConnection,
+    /// Ciphertext waiting to be sent; taken and returned around each write.
+    outgoing: Vec<u8>,
+    /// Ciphertext just received; taken and returned around each read.
+    incoming: Vec<u8>,
+}
+
+impl Transport {
+    /// Opens TCP (trying each address, preferred first) and, for TLS,
+    /// completes the handshake before returning.
+    pub async fn connect(target: &Target) -> Result<Transport, StreamError> {
+        let count = target.addrs.len();
+        let first = target.preferred.load(Ordering::Relaxed);
+        let mut last_error = None;
+        for attempt in 0..count {
+            let index = (first + attempt) % count;
+            let addr = target.addrs[index];
+            match TcpStream::connect_addr(addr).await {
+                Ok(tcp) => {
+                    if index != first {
+                        target.preferred.store(index, Ordering::Relaxed);
+                    }
+                    // Requests are small and latency-bound; Nagle would hold them back.
+                    tcp.set_nodelay(true)?;
+                    return match &target.tls {
+                        None => Ok(Transport::Plain(tcp)),
+                        Some(tls) => match monoio::time::timeout(
+                            HANDSHAKE_TIMEOUT,
+                            TlsStream::handshake(tcp, tls),
+                        )
+                        .await
+                        {
+                            Ok(stream) => Ok(Transport::Tls(Box::new(stream?))),
+                            Err(_elapsed) => Err(StreamError::HandshakeTimeout { addr }),
+                        },
+                    };
+                }
+                Err(source) => last_error = Some(StreamError::Connect { addr, source }),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            StreamError::Io(io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                "no address to connect to",
+            ))
+        }))
+    }
+
+    /// Sends all of `buf`; returns it (cleared) for reuse.
+    pub async fn write_all(&mut self, buf: BytesMut) -> (Result<(), StreamError>, BytesMut) {
+        match self {
+            Transport::Plain(tcp) => {
+                let (result, mut buf) = tcp.write_all(buf).await;
+                buf.clear();
+                (result.map(|_| ()).map_err(StreamError::from), buf)
+            }
+            Transport::Tls(stream) => {
+                let result = stream.write_plaintext(&buf).await;
+                let mut buf = buf;
+                buf.clear();
+                (result, buf)
+            }
+        }
+    }
+
+    /// Appends received bytes to `buf` (which must have spare capacity) and
+    /// returns how many arrived; 0 means the server closed the connection.
+    pub async fn read(&mut self, buf: Vec<u8>) -> (Result<usize, StreamError>, Vec<u8>) {
+        match self {
+            Transport::Plain(tcp) => {
+                let start = buf.len();
+                let end = buf.capacity();
+                debug_assert!(end > start, "read needs spare capacity");
+                let (result, slice) = tcp.read(buf.slice_mut(start..end)).await;
+                (result.map_err(StreamError::from), slice.into_inner())
+            }
+            Transport::Tls(stream) => {
+                let mut buf = buf;
+                let result = stream.read_plaintext(&mut buf).await;
+                (result, buf)
+            }
+        }
+    }
+}
+
+impl TlsStream {
+    async fn handshake(tcp: TcpStream, tls: &TlsContext) -> Result<TlsStream, StreamError> {
+        let session = ClientConnection::new(tls.config.clone(), tls.server_name.clone())?;
+        let mut stream = TlsStream {
+            tcp,
+            session,
+            outgoing: Vec::with_capacity(4096),
+            incoming: Vec::with_capacity(CIPHERTEXT_READ_BYTES),
+        };
+        while stream.session.is_handshaking() {
+            stream.flush().await?;
+            if !stream.session.is_handshaking() {
+                break;
+            }
+            if stream.receive(None).await? == 0 {
+                return Err(StreamError::ClosedInHandshake);
+            }
+        }
+        // The client's Finished (and, with TLS 1.3, nothing else) is still queued.
+        stream.flush().await?;
+        Ok(stream)
+    }
+
+    async fn write_plaintext(&mut self, plaintext: &[u8]) -> Result<(), StreamError> {
+        // rustls encrypts into its send queue; writing to it cannot fail short.
+        self.session.writer().write_all(plaintext)?;
+        self.flush().await
+    }
+
+    /// Sends every queued TLS record.
+    async fn flush(&mut self) -> Result<(), StreamError> {
+        while self.session.wants_write() {
+            let mut outgoing = std::mem::take(&mut self.outgoing);
+            outgoing.clear();
+            while self.session.wants_write() {
+                self.session.write_tls(&mut outgoing)?;
+            }
+            let (result, returned) = self.tcp.write_all(outgoing).await;
+            self.outgoing = returned;
+            result?;
+        }
+        Ok(())
+    }
+
+    /// Reads ciphertext from the socket and feeds it to rustls, moving
+    /// decrypted bytes into `plaintext` as it goes (rustls refuses more
+    /// ciphertext while its plaintext buffer is full). Returns the ciphertext
+    /// bytes read, 0 at end of stream. On a TLS error the alert rustls queued
+    /// is sent before the error is returned, so the server learns why.
+    async fn receive(&mut self, plaintext: Option<&mut Vec<u8>>) -> Result<usize, StreamError> {
+        let mut incoming = std::mem::take(&mut self.incoming);
+        incoming.clear();
+        let (result, incoming) = self.tcp.read(incoming).await;
+        let outcome = match result {
+            Ok(received) => self
+                .feed(&incoming[..received], plaintext)
+                .await
+                .map(|()| received),
+            Err(error) => Err(StreamError::Io(error)),
+        };
+        self.incoming = incoming;
+        outcome
+    }
+
+    async fn feed(
+        &mut self,
+        mut pending: &[u8],
+        mut plaintext: Option<&mut Vec<u8>>,
+    ) -> Result<(), StreamError> {
+        while !pending.is_empty() {
+            self.session.read_tls(&mut pending)?;
+            if let Err(error) = self.session.process_new_packets() {
+                let _ = self.flush().await;
+                return Err(StreamError::Tls(error));
+            }
+            if let Some(sink) = plaintext.as_deref_mut() {
+                self.drain_plaintext(sink)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_plaintext(&mut self, buf: &mut Vec<u8>) -> Result<usize, StreamError> {
+        let start = buf.len();
+        loop {
+            self.drain_plaintext(buf)?;
+            if buf.len() > start {
+                return Ok(buf.len() - start);
+            }
+            if self.session.wants_write() {
+                // Post-handshake messages (key updates) may need an answer.
+                self.flush().await?;
+            }
+            if self.receive(Some(buf)).await? == 0 {
+                return Ok(buf.len() - start);
+            }
+        }
+    }
+
+    /// Moves decrypted bytes from rustls into `buf`.
+    fn drain_plaintext(&mut self, buf: &mut Vec<u8>) -> Result<(), StreamError> {
+        let state = self.session.process_new_packets()?;
+        let available = state.plaintext_bytes_to_read();
+        if available == 0 {
+            return Ok(());
+        }
+        let start = buf.len();
+        buf.resize(start + available, 0);
+        let read = match self.session.reader().read(&mut buf[start..]) {
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(error) => {
+                buf.truncate(start);
+                return Err(StreamError::Io(error));
+            }
+        };
+        buf.truncate(start + read);
+        Ok(())
+    }
+}
+
+/// Reserves spare capacity in a receive buffer so a read has room: at least
+/// `minimum` bytes, doubling when the buffer is full of an incomplete reply.
+pub fn ensure_spare(buf: &mut Vec<u8>, minimum: usize) {
+    let spare = buf.capacity() - buf.len();
+    if spare < minimum {
+        buf.reserve(minimum.max(buf.len()));
+    }
+}
+
+/// The first bytes of `buf` as text for an error message.
+pub fn printable(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    text.trim_end_matches(['\r', '\n'])
+        .chars()
+        .take(200)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ensure_spare_grows_a_full_buffer() {
+        let mut buf = Vec::with_capacity(8);
+        buf.extend_from_slice(&[1; 8]);
+        ensure_spare(&mut buf, 4);
+        assert!(buf.capacity() - buf.len() >= 8, "doubles when full");
+        let mut roomy: Vec<u8> = Vec::with_capacity(64);
+        ensure_spare(&mut roomy, 16);
+        assert_eq!(roomy.capacity(), 64, "no growth when there is room");
+    }
+
+    #[test]
+    fn printable_trims_crlf_and_bounds_length() {
+        assert_eq!(printable(b"ERR wrong\r\n"), "ERR wrong");
+        assert_eq!(printable(&[b'a'; 500]).len(), 200);
+    }
+}
