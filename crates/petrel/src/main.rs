@@ -146,8 +146,18 @@ fn describe(config: &Config, tls: &petrel_tls::TlsSnapshot) {
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let config = load_config(config)?;
-    let node = petrel_engine::start(config).context("cannot start the node")?;
+    // Handlers go in before the data threads start, so a signal never finds
+    // the process with its default (abrupt) action.
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .context("cannot install signal handlers")?;
+    let _node = petrel_engine::start(config).context("cannot start the node")?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "petrel ready");
-    node.wait();
+    if let Some(signal) = signals.forever().next() {
+        // Data lives in memory only: ending the process is the whole shutdown.
+        tracing::info!(signal, "shutting down");
+    }
     Ok(())
 }
