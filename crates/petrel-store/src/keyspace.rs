@@ -390,6 +390,13 @@ impl Keyspace {
         self.live_index(key, now_ms).is_some()
     }
 
+    /// The live entry for `key` through a shared borrow, so that a command
+    /// can read several values at once (SINTER). An expired entry is hidden
+    /// but not reclaimed: run [`Keyspace::get`] on each key first for that.
+    pub fn peek(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.entries.get(key).filter(|entry| entry.is_live(now_ms))
+    }
+
     /// Changes the live value of `key` in place and re-measures it. The
     /// deadline is left alone (use [`Keyspace::set_expiry`]). Returns `None`
     /// if the key is absent.

@@ -218,6 +218,8 @@ pub fn coordinator(
         "msetnx" => Box::new(MsetNx::new(args, shard_count)),
         "scan" => Box::new(Scan::new(args, shard_count)),
         "randomkey" => Box::new(RandomKey::new(shard_count, random)),
+        "sinter" | "sunion" | "sdiff" | "sinterstore" | "sunionstore" | "sdiffstore"
+        | "sintercard" | "smove" => crate::family::set::coordinator(spec, args, shard_count),
         _ => Box::new(Failed(Some(Reply::error_owned(format!(
             "ERR internal: no coordinator for '{}'",
             spec.name

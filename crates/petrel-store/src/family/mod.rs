@@ -1,9 +1,11 @@
 //! One file per command family; each ends in its rows of the command table.
 
 pub mod connection;
+pub mod hash;
 pub mod keys;
 pub mod replication;
 pub mod server;
+pub mod set;
 pub mod string;
 
 use crate::table::CommandSpec;
@@ -11,8 +13,10 @@ use crate::table::CommandSpec;
 /// Every family's rows, in the order the table registers them.
 pub const ALL: &[&[CommandSpec]] = &[
     connection::COMMANDS,
+    hash::COMMANDS,
     keys::COMMANDS,
     replication::COMMANDS,
     server::COMMANDS,
+    set::COMMANDS,
     string::COMMANDS,
 ];

@@ -7,7 +7,7 @@
 //! read the clock (time is `ctx.now_ms`) or know about other shards: MSETNX
 //! across shards is coordinated in [`crate::route`].
 
-mod long_double;
+pub(crate) mod long_double;
 
 use bytes::Bytes;
 use petrel_resp::Reply;
