@@ -184,9 +184,17 @@ impl TlsStream {
         Ok(stream)
     }
 
-    async fn write_plaintext(&mut self, plaintext: &[u8]) -> Result<(), StreamError> {
-        // rustls encrypts into its send queue; writing to it cannot fail short.
-        self.session.writer().write_all(plaintext)?;
+    async fn write_plaintext(&mut self, mut plaintext: &[u8]) -> Result<(), StreamError> {
+        while !plaintext.is_empty() {
+            // rustls encrypts into a bounded send queue and accepts nothing
+            // (Ok(0)) when it is full: send what is queued, then go on.
+            let accepted = self.session.writer().write(plaintext)?;
+            if accepted == 0 {
+                self.flush().await?;
+                continue;
+            }
+            plaintext = &plaintext[accepted..];
+        }
         self.flush().await
     }
 

@@ -264,6 +264,24 @@ fn tls_load_against_redis_answers_every_request_without_errors() {
     let output = run_bench(redis.port, &["--tls", "--cacert", &ca_text], &json);
     assert_clean_run(&output, &json, "TLS redis");
 
+    // 64 KiB values, 16 in flight: more plaintext than rustls buffers at once.
+    let output = run_bench(
+        redis.port,
+        &[
+            "--tls",
+            "--cacert",
+            &ca_text,
+            "-d",
+            "65536",
+            "--pipeline",
+            "16",
+            "--ratio",
+            "1:1",
+        ],
+        &json,
+    );
+    assert_clean_run(&output, &json, "TLS redis, 64 KiB values pipelined");
+
     // Without the CA the server certificate is not trusted: a TLS error, not zero ops.
     let output = run_bench(
         redis.port,
