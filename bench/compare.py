@@ -1,0 +1,635 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of Petrel and Redis 7, plain and TLS.
+
+Runs by bench/compare.sh, which checks prerequisites and builds the binaries.
+For each scenario it starts Petrel (one data core) and redis-server with the
+same certificates, both pinned to SERVER_CORE, fills the key space, and runs
+petrel-bench pinned to CLIENT_CORE against each server in alternating rounds
+(Petrel then Redis, then Redis then Petrel, ...). It prints the medians with
+the Petrel/Redis ratio, writes bench/results/<date>-<cpu>.md and .json, and
+draws the latency percentiles of scenarios (a) and (b) as an SVG chart.
+
+A scenario Petrel cannot run yet (the server refuses its config, the
+handshake fails, requests get errors) is reported as such with the reason;
+it is never silently dropped or counted as zero.
+
+Everything here is measurement; nothing asserts a target. The targets are
+shown next to the figures so that a reader sees which hold.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+# Percentiles recorded for every measurement (the chart uses all of them).
+PERCENTILES = "50,75,90,95,99,99.5,99.9,99.95,99.99"
+
+
+class Scenario:
+    def __init__(self, sid, title, tls=False, client_auth=False, pipeline=1, data_size=32,
+                 ratio="1:10", keys=100000, reconnect=None, idle_connections=0, metric="ops",
+                 plain_twin=None, target=None):
+        self.sid = sid
+        self.title = title
+        self.tls = tls
+        self.client_auth = client_auth
+        self.pipeline = pipeline
+        self.data_size = data_size
+        self.ratio = ratio
+        self.keys = keys
+        self.reconnect = reconnect
+        self.idle_connections = idle_connections
+        self.metric = metric  # "ops", "kbs" or "handshakes"
+        self.plain_twin = plain_twin  # the plaintext scenario TLS is compared with
+        self.target = target  # (minimum Petrel/Redis ratio, text)
+
+
+SCENARIOS = [
+    Scenario("a", "(a) plain, 50 clients, pipeline 1, 32 B values, 1:10",
+             target=(1.3, ">= 1.3x Redis")),
+    Scenario("b", "(b) TLS, client authentication off", tls=True, plain_twin="a",
+             target=(1.5, ">= 1.5x Redis TLS, >= 0.85x Petrel plain")),
+    Scenario("b-auth", "(b) TLS, client authentication on", tls=True, client_auth=True, plain_twin="a",
+             target=(1.5, ">= 1.5x Redis TLS, >= 0.85x Petrel plain")),
+    Scenario("c", "(c) pipeline 16, plain", pipeline=16, target=(1.2, ">= 1.2x Redis")),
+    Scenario("c-tls", "(c) pipeline 16, TLS", tls=True, pipeline=16, plain_twin="c",
+             target=(1.2, ">= 1.2x Redis")),
+    Scenario("d", "(d) 64 KiB values, 1:1, plain", data_size=65536, ratio="1:1", keys=1000, metric="kbs"),
+    Scenario("d-tls", "(d) 64 KiB values, 1:1, TLS", tls=True, data_size=65536, ratio="1:1", keys=1000,
+             metric="kbs", plain_twin="d", target=(1.5, "TLS KB/s >= 1.5x Redis TLS")),
+    Scenario("e", "(e) handshakes: --reconnect-interval 1, TLS", tls=True, reconnect=1,
+             metric="handshakes", target=(1.0, ">= Redis handshakes/s")),
+    Scenario("f", "(f) 1,000 TLS connections: 950 idle (1 req/s each), 50 busy", tls=True,
+             idle_connections=950),
+]
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def wait_for_port(port, process, timeout=15.0):
+    """True once something accepts on the port; False if the process died."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def tail(path, lines=6):
+    try:
+        with open(path, errors="replace") as f:
+            return " | ".join(l.strip() for l in f.read().strip().splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class Server:
+    """A server process pinned to the server core, stopped on close()."""
+
+    def __init__(self, name, argv, port, log_path, core):
+        self.name = name
+        self.port = port
+        self.log_path = log_path
+        self.error = None
+        with open(log_path, "w") as out:
+            self.process = subprocess.Popen(["taskset", "-c", core] + argv, stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        if not wait_for_port(port, self.process):
+            code = self.process.poll()
+            state = f"exited with {code}" if code is not None else "did not listen within 15 s"
+            self.error = f"{name} refused to start ({state}): {tail(log_path)}"
+            self.close()
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def parse_cores(text):
+    """'0', '0-3' or '0,2,4' -> [0], [0, 1, 2, 3], [0, 2, 4]."""
+    cores = []
+    for part in text.split(","):
+        if "-" in part:
+            low, high = part.split("-")
+            cores += list(range(int(low), int(high) + 1))
+        elif part.strip():
+            cores.append(int(part))
+    return cores
+
+
+def system_label(name):
+    return {"petrel": "Petrel", "redis": "Redis", "petrel-ktls-off": "Petrel ktls=off"}.get(name, name)
+
+
+class Bench:
+    def __init__(self, args, work):
+        self.args = args
+        self.work = work
+        self.certs = os.path.join(work, "certs")
+        self.counter = 0
+
+    # ---- certificates and servers ----
+
+    def make_certificates(self):
+        os.makedirs(self.certs, exist_ok=True)
+        if self.args.petrel and os.access(self.args.petrel, os.X_OK):
+            target = os.path.join(self.certs, "pki")
+            result = subprocess.run([self.args.petrel, "certs", "generate", "--out", target],
+                                    capture_output=True, text=True)
+            if result.returncode == 0:
+                self.certs = target
+                return "petrel certs generate"
+            log(f"petrel certs generate failed ({result.stderr.strip()}); using openssl")
+        d = self.certs
+        def ssl(*argv):
+            subprocess.run(["openssl", *argv], check=True, capture_output=True)
+        ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.pem", "-days", "2", "-subj", "/CN=bench CA")
+        for name, ext in (("proxy", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+                          ("client1", "extendedKeyUsage=clientAuth\n")):
+            ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", f"{d}/{name}.key", "-out", f"{d}/{name}.csr", "-subj", f"/CN={name}")
+            with open(f"{d}/{name}.ext", "w") as f:
+                f.write("basicConstraints=CA:FALSE\n" + ext)
+            ssl("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key",
+                "-CAcreateserial", "-out", f"{d}/{name}.pem", "-days", "2", "-extfile", f"{d}/{name}.ext")
+        return "openssl"
+
+    def cert(self, name):
+        return os.path.join(self.certs, name)
+
+    def start_redis(self, scenario, port):
+        argv = [self.args.redis_server, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", self.work]
+        if scenario.tls:
+            argv += ["--port", "0", "--tls-port", str(port),
+                     "--tls-cert-file", self.cert("proxy.pem"), "--tls-key-file", self.cert("proxy.key"),
+                     "--tls-ca-cert-file", self.cert("ca.pem"),
+                     "--tls-auth-clients", "yes" if scenario.client_auth else "no"]
+        else:
+            argv += ["--port", str(port)]
+        argv += self.args.redis_arg
+        return Server("redis-server", argv, port, os.path.join(self.work, f"redis-{scenario.sid}.log"),
+                      self.args.server_cores)
+
+    def start(self, system, scenario, port):
+        if system == "redis":
+            return self.start_redis(scenario, port)
+        ktls = "off" if system == "petrel-ktls-off" else self.args.petrel_ktls
+        return self.start_petrel(scenario, port, ktls, system)
+
+    def start_petrel(self, scenario, port, ktls, system):
+        if not self.args.petrel or not os.access(self.args.petrel, os.X_OK):
+            server = Server.__new__(Server)
+            server.name, server.port, server.error = "petrel", port, f"no petrel binary at {self.args.petrel}"
+            server.process = None
+            return server
+        data_cores = ", ".join(str(c) for c in parse_cores(self.args.server_cores))
+        lines = ["[node]", 'bind = "127.0.0.1"', f"data_cores = [{data_cores}]"]
+        if scenario.tls:
+            lines += ["", "[node.tls]", f'proxy_cert = "{self.cert("proxy.pem")}"',
+                      f'proxy_key = "{self.cert("proxy.key")}"']
+            lines += [f'ktls = "{ktls}"'] if ktls else []
+        lines += ["", "[[databases]]", 'name = "default"', f"port = {port}"]
+        if scenario.tls:
+            lines += ['tls_mode = "enabled"']
+            if scenario.client_auth:
+                lines += ['enforce_client_authentication = "enabled"',
+                          f'authentication_ssl_client_certs = [ {{ client_cert = "{self.cert("client1.pem")}" }} ]']
+            else:
+                lines += ['enforce_client_authentication = "disabled"']
+        config = os.path.join(self.work, f"{system}-{scenario.sid}.toml")
+        with open(config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return Server(system, [self.args.petrel, "serve", "--config", config], port,
+                      os.path.join(self.work, f"{system}-{scenario.sid}.log"), self.args.server_cores)
+
+    # ---- the load generator ----
+
+    def bench_argv(self, scenario, port, extra):
+        argv = ["taskset", "-c", self.args.client_cores, self.args.petrel_bench,
+                "-s", "127.0.0.1", "-p", str(port), "-t", str(self.args.threads), "-d", str(scenario.data_size),
+                "--key-maximum", str(scenario.keys - 1), "--hide-histogram"]
+        if scenario.tls:
+            argv += ["--tls", "--cacert", self.cert("ca.pem")]
+            if scenario.client_auth:
+                argv += ["--cert", self.cert("client1.pem"), "--key", self.cert("client1.key")]
+        return argv + extra
+
+    def run_bench(self, argv):
+        """Runs petrel-bench; returns (json or None, error text or None)."""
+        self.counter += 1
+        out = os.path.join(self.work, f"run-{self.counter}.json")
+        argv = argv + ["--json-out-file", out]
+        result = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        errors = re.findall(r"^\s+(\d+ [^(]+\(first: .*\))$", result.stderr, re.M)
+        if result.returncode != 0 or not os.path.exists(out):
+            reason = "; ".join(errors) or result.stderr.strip().splitlines()[-1:] or [f"exit {result.returncode}"]
+            return None, reason if isinstance(reason, str) else " ".join(reason)
+        with open(out) as f:
+            return json.load(f), None
+
+    def fill(self, scenario, port):
+        """SETs every key once (each client its own slice), so GETs hit."""
+        argv = self.bench_argv(scenario, port, ["-c", "50", "--ratio", "1:0", "--key-pattern", "P:P",
+                                                "-n", "allkeys", "--pipeline", "16"])
+        _, error = self.run_bench(argv)
+        return error
+
+    def measure(self, scenario, port):
+        extra = ["-c", "50", "--pipeline", str(scenario.pipeline), "--ratio", scenario.ratio,
+                 "--test-time", str(self.args.duration), "--print-percentiles", PERCENTILES]
+        if scenario.reconnect:
+            extra += ["--reconnect-interval", str(scenario.reconnect)]
+        idle = None
+        if scenario.idle_connections:
+            idle_time = self.args.duration + self.args.idle_warmup + 3
+            idle_argv = self.bench_argv(scenario, port, [
+                "-c", str(scenario.idle_connections), "--rate-limiting", "1", "--ratio", "0:1",
+                "--test-time", str(idle_time)])
+            idle_err = os.path.join(self.work, f"idle-{self.counter}.err")
+            with open(idle_err, "w") as err:
+                idle = subprocess.Popen(idle_argv, stdout=subprocess.DEVNULL, stderr=err)
+            time.sleep(self.args.idle_warmup)
+            if idle.poll() is not None:
+                return None, f"idle connections failed: {tail(idle_err, 3)}"
+        tls_stat_before = read_tls_stat()
+        report, error = self.run_bench(self.bench_argv(scenario, port, extra))
+        tls_stat_after = read_tls_stat()
+        if idle is not None:
+            code = idle.wait()
+            if code != 0 and error is None:
+                error = f"idle connections failed: {tail(idle_err, 3)}"
+        if error:
+            return None, error
+        stats = report["ALL STATS"]
+        totals = stats["Totals"]
+        percentiles = totals["Percentile Latencies"]
+        return {
+            "ops": totals["Ops/sec"],
+            "kbs": totals["KB/sec"],
+            "handshakes": stats["Connections"]["Connections/sec"],
+            "p50": percentiles["p50.000"],
+            "p99": percentiles["p99.000"],
+            "p99.9": percentiles["p99.900"],
+            "percentiles": {k[1:]: v for k, v in percentiles.items() if k.startswith("p")},
+            # Kernel TLS sessions opened during the round (software and device
+            # offload), from /proc/net/tls_stat; None where the kernel has none.
+            "ktls_sessions": (sum(tls_stat_after.get(k, 0) - tls_stat_before.get(k, 0)
+                                  for k in ("TlsTxSw", "TlsTxDevice"))
+                              if tls_stat_after is not None else None),
+        }, None
+
+
+def read_tls_stat():
+    """The kernel's TLS counters, or None without kTLS."""
+    try:
+        with open("/proc/net/tls_stat") as f:
+            return {k: int(v) for k, v in (line.split() for line in f if line.strip())}
+    except (OSError, ValueError):
+        return None
+
+
+def median_of(rounds, key):
+    return statistics.median(r[key] for r in rounds) if rounds else None
+
+
+def summarize(rounds):
+    if not rounds:
+        return None
+    out = {k: median_of(rounds, k) for k in ("ops", "kbs", "handshakes", "p50", "p99", "p99.9")}
+    keys = rounds[0]["percentiles"].keys()
+    out["percentiles"] = {k: statistics.median(r["percentiles"][k] for r in rounds) for k in keys}
+    return out
+
+
+def metric_value(scenario, summary):
+    return summary[scenario.metric] if summary else None
+
+
+def metric_label(scenario):
+    return {"ops": "ops/s", "kbs": "KB/s", "handshakes": "handshakes/s"}[scenario.metric]
+
+
+def run_scenario(bench, scenario, args):
+    log(f"== {scenario.title}")
+    systems = args.system_list
+    servers = {name: bench.start(name, scenario, args.port_base + 1 + index)
+               for index, name in enumerate(systems)}
+    status = {}
+    for name, server in servers.items():
+        status[name] = server.error
+        if server.error:
+            log(f"   {system_label(name)}: NOT RUN: {server.error}")
+            continue
+        error = bench.fill(scenario, server.port)
+        if error:
+            status[name] = f"filling the key space failed: {error}"
+            log(f"   {system_label(name)}: NOT RUN: {status[name]}")
+    rounds = {name: [] for name in systems}
+    for round_index in range(args.rounds):
+        # Rotate the order each round, so no system always runs first.
+        shift = round_index % len(systems)
+        for name in systems[shift:] + systems[:shift]:
+            if status[name]:
+                continue
+            measured, error = bench.measure(scenario, servers[name].port)
+            if error:
+                status[name] = f"round {round_index + 1} failed: {error}"
+                log(f"   {system_label(name)}: FAILED: {status[name]}")
+                continue
+            rounds[name].append(measured)
+            log(f"   round {round_index + 1} {system_label(name):16}: {metric_value(scenario, measured):>12,.0f} "
+                f"{metric_label(scenario)}, p99 {measured['p99']:.3f} ms")
+    for server in servers.values():
+        if server.process is not None:
+            server.close()
+    result = {"id": scenario.sid, "title": scenario.title, "metric": metric_label(scenario), "systems": {}}
+    for name in systems:
+        failed = "not supported" if name.startswith("petrel") else "failed"
+        result["systems"][name] = {
+            "status": "ok" if not status[name] else failed,
+            "reason": status[name],
+            "rounds": rounds[name],
+            "median": summarize(rounds[name]) if not status[name] else None,
+        }
+    return result
+
+
+def median_for(result, system):
+    entry = result["systems"].get(system)
+    return entry["median"] if entry else None
+
+
+def add_ratios(results):
+    by_id = {r["id"]: r for r in results}
+    for scenario in SCENARIOS:
+        r = by_id.get(scenario.sid)
+        if not r:
+            continue
+        petrel, redis = median_for(r, "petrel"), median_for(r, "redis")
+        userspace = median_for(r, "petrel-ktls-off")
+        pv, rv = metric_value(scenario, petrel), metric_value(scenario, redis)
+        uv = metric_value(scenario, userspace)
+        r["ratio"] = pv / rv if pv and rv else None
+        r["ktls_vs_userspace"] = pv / uv if pv and uv else None
+        r["p99_no_worse"] = (petrel["p99"] <= redis["p99"]) if petrel and redis else None
+        twin = by_id.get(scenario.plain_twin) if scenario.plain_twin else None
+        twin_petrel = median_for(twin, "petrel") if twin else None
+        r["petrel_tls_vs_plain"] = (petrel["ops"] / twin_petrel["ops"]
+                                    if petrel and twin_petrel and twin_petrel["ops"] else None)
+        verdict = None
+        if scenario.target and r["ratio"] is not None:
+            holds = r["ratio"] >= scenario.target[0]
+            unchecked = ""
+            if scenario.sid in ("b", "b-auth"):
+                if r["petrel_tls_vs_plain"] is None:
+                    unchecked = "; TLS/plain not measured"
+                else:
+                    holds = holds and r["petrel_tls_vs_plain"] >= 0.85
+            verdict = f"{'holds' if holds else 'missed'} ({scenario.target[1]}){unchecked}"
+        elif scenario.target:
+            verdict = f"not measured ({scenario.target[1]})"
+        if verdict and r["p99_no_worse"] is False:
+            verdict += "; p99 above Redis's"
+        r["target"] = verdict
+
+
+def fmt(value, spec=",.0f"):
+    return "n/a" if value is None else format(value, spec)
+
+
+def table(results, systems):
+    by_id = {s.sid: s for s in SCENARIOS}
+    has_userspace = "petrel-ktls-off" in systems
+    header = ["scenario", "metric"] + [system_label(s) for s in systems]
+    header += ["Petrel/Redis"] + (["kTLS/userspace"] if has_userspace else [])
+    header += [f"{system_label(s)} p99 ms" for s in systems] + ["Petrel TLS/plain", "target"]
+    lines = ["| " + " | ".join(header) + " |",
+             "|---|---|" + "---:|" * (len(header) - 3) + "---|"]
+    notes = []
+    for r in results:
+        s = by_id[r["id"]]
+        cells = [r["title"], r["metric"]]
+        for system in systems:
+            entry = r["systems"][system]
+            if entry["median"]:
+                cells.append(fmt(metric_value(s, entry["median"])))
+            else:
+                notes.append(f"[{len(notes) + 1}] {r['title']}: {system_label(system)} {entry['status']}: {entry['reason']}")
+                cells.append(f"{entry['status']} [{len(notes)}]")
+        cells.append(f"{fmt(r.get('ratio'), '.2f')}{'x' if r.get('ratio') else ''}")
+        if has_userspace:
+            cells.append(f"{fmt(r.get('ktls_vs_userspace'), '.2f')}{'x' if r.get('ktls_vs_userspace') else ''}")
+        for system in systems:
+            median = r["systems"][system]["median"]
+            cells.append(fmt(median["p99"] if median else None, ".3f"))
+        cells += [fmt(r.get("petrel_tls_vs_plain"), ".2f"), r.get("target") or ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines, notes
+
+
+def chart_svg(results, path, systems):
+    """Latency by percentile for (a) and (b): x is log10(1/(1-p))."""
+    import math
+    by_id = {r["id"]: r for r in results}
+    palette = {"redis": ("#d62728", "#ff9896"), "petrel": ("#1f77b4", "#aec7e8"),
+               "petrel-ktls-off": ("#2ca02c", "#98df8a")}
+    series = []
+    for sid, label, shade in (("a", "plain", 0), ("b", "TLS", 1)):
+        r = by_id.get(sid)
+        if not r:
+            continue
+        for system in systems:
+            median = r["systems"][system]["median"]
+            if median:
+                points = sorted((float(p), v) for p, v in median["percentiles"].items())
+                colour = palette.get(system, ("#7f7f7f", "#c7c7c7"))[shade]
+                series.append((f"{system_label(system)} {label}", colour, points, shade == 1))
+    if not series:
+        return False
+    width, height, left, right, top, bottom = 800, 440, 70, 210, 40, 60
+    xs = lambda p: math.log10(1.0 / (1.0 - p / 100.0)) if p < 100 else 5
+    x_max = max(xs(p) for _, _, pts, _ in series for p, _ in pts)
+    y_max = max(v for _, _, pts, _ in series for _, v in pts) * 1.1 or 1.0
+    px = lambda p: left + xs(p) / x_max * (width - left - right)
+    py = lambda v: height - bottom - v / y_max * (height - top - bottom)
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{(left + width - right) / 2}" y="22" text-anchor="middle" font-size="15">'
+           'Latency by percentile: (a) plain and (b) TLS, 50 clients, pipeline 1</text>',
+           f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="black"/>',
+           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="black"/>']
+    for p in (50, 90, 99, 99.9, 99.99):
+        if xs(p) <= x_max:
+            svg.append(f'<line x1="{px(p):.1f}" y1="{top}" x2="{px(p):.1f}" y2="{height - bottom}" stroke="#ddd"/>')
+            svg.append(f'<text x="{px(p):.1f}" y="{height - bottom + 18}" text-anchor="middle">p{p:g}</text>')
+    for i in range(6):
+        v = y_max * i / 5
+        svg.append(f'<line x1="{left}" y1="{py(v):.1f}" x2="{width - right}" y2="{py(v):.1f}" stroke="#eee"/>')
+        svg.append(f'<text x="{left - 8}" y="{py(v) + 4:.1f}" text-anchor="end">{v:.2f}</text>')
+    svg.append(f'<text x="{(left + width - right) / 2}" y="{height - 15}" text-anchor="middle">percentile</text>')
+    middle = (top + height - bottom) / 2
+    svg.append(f'<text x="18" y="{middle}" text-anchor="middle" transform="rotate(-90 18 {middle})">latency (ms)</text>')
+    for index, (label, colour, points, dashed) in enumerate(series):
+        d = " ".join(f"{px(p):.1f},{py(v):.1f}" for p, v in points)
+        dash = ' stroke-dasharray="6 3"' if dashed else ""
+        svg.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2.5"{dash} points="{d}"/>')
+        y = top + 20 + index * 20
+        svg.append(f'<line x1="{width - right + 15}" y1="{y}" x2="{width - right + 40}" y2="{y}" stroke="{colour}" stroke-width="3"{dash}/>')
+        svg.append(f'<text x="{width - right + 46}" y="{y + 4}">{label}</text>')
+    svg.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(svg) + "\n")
+    return True
+
+
+def host_info():
+    cpu = "unknown-cpu"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"\((r|tm)\)", "", cpu.lower())).strip("-")
+    return cpu, slug
+
+
+def version_of(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--petrel", default=os.environ.get("PETREL_BIN", "target/release/petrel"))
+    parser.add_argument("--petrel-bench", default=os.environ.get("PETREL_BENCH", "target/release/petrel-bench"))
+    parser.add_argument("--redis-server", default=os.environ.get("REDIS_SERVER", "redis-server"))
+    parser.add_argument("--redis-arg", action="append", default=[], help="extra redis-server argument (repeat)")
+    parser.add_argument("--petrel-ktls", default=os.environ.get("PETREL_KTLS"),
+                        help="[node.tls] ktls of the 'petrel' system (default: Petrel's own default)")
+    parser.add_argument("--systems", default=os.environ.get("SYSTEMS", "petrel,redis"),
+                        help="comma-separated: petrel, redis, petrel-ktls-off")
+    parser.add_argument("--server-cores", default=os.environ.get("SERVER_CORES", os.environ.get("SERVER_CORE", "0")),
+                        help="taskset list for the servers; Petrel gets one data core per listed core")
+    parser.add_argument("--client-cores", default=os.environ.get("CLIENT_CORES", os.environ.get("CLIENT_CORE", "1")),
+                        help="taskset list for petrel-bench")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 1)),
+                        help="petrel-bench threads (-t); clients per thread stay 50")
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 3)))
+    parser.add_argument("--duration", type=int, default=int(os.environ.get("DURATION", 5)),
+                        help="seconds per measurement (petrel-bench --test-time)")
+    parser.add_argument("--idle-warmup", type=int, default=4, help="seconds for (f)'s idle connections to open")
+    parser.add_argument("--port-base", type=int, default=int(os.environ.get("PORT_BASE", 7400)))
+    parser.add_argument("--scenarios", default=os.environ.get("SCENARIOS", ",".join(s.sid for s in SCENARIOS)))
+    parser.add_argument("--out-dir", default=os.environ.get("OUT_DIR", "bench/results"))
+    parser.add_argument("--label", default=os.environ.get("LABEL", ""), help="suffix of the result file names")
+    args = parser.parse_args()
+
+    wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = [w for w in wanted if w not in {s.sid for s in SCENARIOS}]
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; known: {[s.sid for s in SCENARIOS]}")
+    args.system_list = [s.strip() for s in args.systems.split(",") if s.strip()]
+    if any(s not in ("petrel", "redis", "petrel-ktls-off") for s in args.system_list):
+        parser.error(f"unknown system in {args.systems}; known: petrel, redis, petrel-ktls-off")
+
+    work = tempfile.mkdtemp(prefix="petrel-compare-")
+    bench = Bench(args, work)
+    started = datetime.datetime.now()
+    try:
+        cert_source = bench.make_certificates()
+        results = [run_scenario(bench, s, args) for s in SCENARIOS if s.sid in wanted]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    add_ratios(results)
+
+    cpu, slug = host_info()
+    date = started.strftime("%Y-%m-%d")
+    stem = os.path.join(args.out_dir, f"{date}-{slug}{args.label}")
+    os.makedirs(args.out_dir, exist_ok=True)
+    git = version_of(["git", "rev-parse", "--short", "HEAD"])
+    data_cores = len(parse_cores(args.server_cores))
+    meta = {
+        "date": started.isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "cores": os.cpu_count(),
+        "redis": version_of([args.redis_server, "--version"]),
+        "redis_args": args.redis_arg,
+        "petrel_commit": git,
+        "systems": args.system_list,
+        "server_cores": args.server_cores,
+        "client_cores": args.client_cores,
+        "petrel_data_cores": data_cores,
+        "bench_threads": args.threads,
+        "rounds": args.rounds,
+        "duration_s": args.duration,
+        "certificates": cert_source,
+        "petrel_ktls": args.petrel_ktls or "default",
+        "kernel_tls": read_tls_stat() is not None,
+        "load_generator": f"petrel-bench -t {args.threads} -c 50 (plus 950 rate-limited connections in (f))",
+    }
+    with open(stem + ".json", "w") as f:
+        json.dump({"meta": meta, "scenarios": results}, f, indent=2)
+    chart = chart_svg(results, stem + "-latency.svg", args.system_list)
+    rows, notes = table(results, args.system_list)
+    redis_extra = f" (redis-server {' '.join(args.redis_arg)})" if args.redis_arg else ""
+    md = [f"# Petrel vs Redis: {date} on {cpu}", "",
+          f"Kernel {meta['kernel']}, {meta['cores']} cores; {meta['redis'].split(' sha=')[0]}{redis_extra}; "
+          f"Petrel at {git}.",
+          f"Servers pinned to cores {args.server_cores} (Petrel with {data_cores} data core"
+          f"{'s' if data_cores > 1 else ''}), petrel-bench (-t {args.threads}, 50 clients per thread) pinned to "
+          f"cores {args.client_cores}; {args.rounds} rotating rounds of {args.duration} s per system and "
+          f"scenario; medians. Certificates from {cert_source}, the same for every server. The key space is "
+          "filled before the rounds, so GETs hit. Kernel TLS on this host: "
+          f"{'yes' if meta['kernel_tls'] else 'no (userspace TLS only)'}.", "", *rows, ""]
+    if notes:
+        md += ["Not run:", "", *[f"- {n}" for n in notes], ""]
+    if chart:
+        md += [f"![latency percentiles]({os.path.basename(stem)}-latency.svg)", ""]
+    md += ["Every round:", "", "```"]
+    for r in results:
+        for system in args.system_list:
+            entry = r["systems"][system]
+            figures = ", ".join(
+                f"{x['ops']:,.0f} ops/s {x['kbs']:,.0f} KB/s {x['handshakes']:,.0f} conn/s p99 {x['p99']:.3f}"
+                + (f" ktls+{x['ktls_sessions']}" if x.get("ktls_sessions") else "")
+                for x in entry["rounds"])
+            md.append(f"{r['id']:7} {system:16}: {figures or entry['reason']}")
+    md += ["```", "", "Reproduce: `bench/compare.sh` (see bench/README.md for the environment variables)."]
+    with open(stem + ".md", "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(rows))
+    for note in notes:
+        print(note)
+    print(f"\nwrote {stem}.md, {stem}.json" + (f", {stem}-latency.svg" if chart else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Is petrel-bench fast enough never to be the bottleneck? Drives one
+# redis-server (pinned to SERVER_CORE) from the load-generator core
+# (CLIENT_CORE) with petrel-bench and with redis-benchmark on the same
+# settings -- 50 clients, one thread, SET and GET of 32-byte values over
+# 100,000 random keys, pipeline 1 and 16 -- in alternating rounds, and
+# writes the medians, the ratio and the exact commands to
+# bench/results/<date>-loadgen-vs-redis-benchmark.md.
+#
+# Environment: SERVER_CORE (0), CLIENT_CORE (1), ROUNDS (5), PORT (7390),
+# PETREL_BENCH (target/release/petrel-bench), OUT (the results file).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+SERVER_CORE="${SERVER_CORE:-0}"
+CLIENT_CORE="${CLIENT_CORE:-1}"
+ROUNDS="${ROUNDS:-5}"
+PORT="${PORT:-7390}"
+PETREL_BENCH="${PETREL_BENCH:-$root/target/release/petrel-bench}"
+OUT="${OUT:-$here/results/$(date +%Y-%m-%d)-loadgen-vs-redis-benchmark.md}"
+
+for tool in redis-server redis-benchmark redis-cli taskset python3; do
+    command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y redis-server redis-tools util-linux)" >&2; exit 1; }
+done
+[ -x "$PETREL_BENCH" ] || { echo "missing $PETREL_BENCH (cargo build --release -p petrel-bench)" >&2; exit 1; }
+
+work="$(mktemp -d)"
+cleanup() {
+    redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+taskset -c "$SERVER_CORE" redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize yes --logfile "$work/redis.log" --dir "$work"
+for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+# requests per setting: enough for a few seconds of load at each pipeline depth.
+requests_for() { if [ "$1" = 1 ]; then echo 300000; else echo 1600000; fi; }
+
+rb_command() { # pipeline test
+    echo "taskset -c $CLIENT_CORE redis-benchmark -h 127.0.0.1 -p $PORT -c 50 -n $(requests_for "$1") -P $1 -d 32 -r 100000 -t $2 -q"
+}
+pb_command() { # pipeline ratio
+    local per_client=$(( $(requests_for "$1") / 50 ))
+    echo "taskset -c $CLIENT_CORE $PETREL_BENCH -s 127.0.0.1 -p $PORT -t 1 -c 50 --pipeline $1 -d 32 --ratio $2 --key-maximum 100000 -n $per_client --hide-histogram --json-out-file $work/pb.json"
+}
+
+# One measurement: prints "<ops/s> <cpu seconds of the generator>".
+measure_rb() {
+    local cmd; cmd="$(rb_command "$1" "$2")"
+    /usr/bin/time -f "%U %S" -o "$work/time" $cmd 2>/dev/null | tr '\r' '\n' \
+        | awk '/requests per second/ {print $2}' | tail -1 | tr -d '\n'
+    awk '{printf " %.3f\n", $1 + $2}' "$work/time"
+}
+measure_pb() {
+    local cmd; cmd="$(pb_command "$1" "$2")"
+    /usr/bin/time -f "%U %S" -o "$work/time" $cmd >/dev/null 2>"$work/pb.err" || { cat "$work/pb.err" >&2; exit 1; }
+    python3 -c "import json; print(json.load(open('$work/pb.json'))['ALL STATS']['Totals']['Ops/sec'], end='')"
+    awk '{printf " %.3f\n", $1 + $2}' "$work/time"
+}
+
+results="$work/results.txt"
+: > "$results"
+for pipeline in 1 16; do
+    for op in set get; do
+        ratio=$([ "$op" = set ] && echo 1:0 || echo 0:1)
+        # SET rounds run first and fill the key space, so GET rounds mostly hit
+        # (as redis-benchmark's GET test follows its SET test).
+        [ "$op" = set ] && redis-cli -p "$PORT" flushall >/dev/null
+        for round in $(seq "$ROUNDS"); do
+            echo "rb $pipeline $op $round $(measure_rb "$pipeline" "$op")" | tee -a "$results" >&2
+            echo "pb $pipeline $op $round $(measure_pb "$pipeline" "$ratio")" | tee -a "$results" >&2
+        done
+    done
+done
+
+python3 - "$results" "$OUT" "$ROUNDS" "$SERVER_CORE" "$CLIENT_CORE" \
+    "$(rb_command 1 set)" "$(pb_command 1 1:0)" "$(rb_command 16 get)" "$(pb_command 16 0:1)" "$(redis-server --version)" <<'EOF'
+import statistics, sys, datetime, platform, subprocess
+path, out, rounds, server_core, client_core, rb1, pb1, rb16, pb16, redis_version = sys.argv[1:]
+rows = {}
+for line in open(path):
+    tool, pipeline, op, _round, ops, cpu = line.split()
+    rows.setdefault((int(pipeline), op, tool), []).append((float(ops), float(cpu)))
+cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+lines = [
+    f"# petrel-bench vs redis-benchmark ({datetime.date.today()})",
+    "",
+    f"Host: {cpu_model}, {platform.release()}; {redis_version.split(' sha')[0]}.",
+    f"redis-server pinned to core {server_core}, the load generator to core {client_core};"
+    f" {rounds} alternating rounds per row, medians shown. Both generators: one thread,"
+    " 50 connections, 32-byte values, 100,000 random keys; the same number of requests.",
+    "CPU/1M ops is the generator's user+system CPU time per million requests (lower means",
+    "more headroom); it is less sensitive to other load on the machine than ops/s.",
+    "",
+    "| pipeline | command | redis-benchmark ops/s | petrel-bench ops/s | ratio | redis-benchmark CPU s/1M ops | petrel-bench CPU s/1M ops |",
+    "|---:|---|---:|---:|---:|---:|---:|",
+]
+for (pipeline, op) in sorted({(p, o) for (p, o, _t) in rows}):
+    rb = rows[(pipeline, op, "rb")]
+    pb = rows[(pipeline, op, "pb")]
+    rb_ops = statistics.median(o for o, _ in rb)
+    pb_ops = statistics.median(o for o, _ in pb)
+    requests = 300000 if pipeline == 1 else 1600000
+    rb_cpu = statistics.median(c for _, c in rb) / requests * 1e6
+    pb_cpu = statistics.median(c for _, c in pb) / requests * 1e6
+    lines.append(f"| {pipeline} | {op.upper()} | {rb_ops:,.0f} | {pb_ops:,.0f} | {pb_ops / rb_ops:.2f}x | {rb_cpu:.2f} | {pb_cpu:.2f} |")
+lines += [
+    "",
+    "All rounds (ops/s, generator CPU seconds):",
+    "",
+    "```",
+    *[f"{t} pipeline={p} {o}: " + ", ".join(f"{ops:,.0f} ({cpu:.2f}s)" for ops, cpu in v) for (p, o, t), v in sorted(rows.items())],
+    "```",
+    "",
+    "Commands (pipeline 1 SET and pipeline 16 GET shown; the others differ only in -P/--pipeline, -t/--ratio and -n):",
+    "",
+    "```",
+    rb1, pb1, rb16, pb16,
+    "```",
+    "",
+    "Reproduce: `bench/loadgen-vs-redis-benchmark.sh` (env: SERVER_CORE, CLIENT_CORE, ROUNDS, PORT).",
+]
+open(out, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+EOF
