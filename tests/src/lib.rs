@@ -23,6 +23,8 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod tls;
+
 /// How long a server may take to answer its first PING.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stopped server may take to exit after SIGTERM before SIGKILL.
@@ -77,6 +79,8 @@ pub struct Database {
     pub password: Option<String>,
     /// `memory_size` such as "2mb"; `maxmemory` with `noeviction` under redis-server.
     pub memory_size: Option<String>,
+    /// TLS mode and trust lists (see [`tls::DatabaseTls`]); Petrel only.
+    pub tls: Option<tls::DatabaseTls>,
 }
 
 impl Database {
@@ -85,6 +89,7 @@ impl Database {
             name: name.to_owned(),
             password: None,
             memory_size: None,
+            tls: None,
         }
     }
 
@@ -109,6 +114,10 @@ pub struct Config {
     pub proto_max_bulk_len: Option<String>,
     /// At least one database; the first is the one `Server::port` names.
     pub databases: Vec<Database>,
+    /// Extra `[node]` keys as (key, TOML value), such as `("io_driver", "\"epoll\"")`; Petrel only.
+    pub node_extra: Vec<(String, String)>,
+    /// The `[node.tls]` table (see [`tls::NodeTls`]); Petrel only.
+    pub node_tls: Option<tls::NodeTls>,
 }
 
 impl Default for Config {
@@ -117,6 +126,8 @@ impl Default for Config {
             data_cores: 2,
             proto_max_bulk_len: None,
             databases: vec![Database::new("default")],
+            node_extra: Vec::new(),
+            node_tls: None,
         }
     }
 }
@@ -166,6 +177,12 @@ impl Config {
         if let Some(size) = &self.proto_max_bulk_len {
             let _ = writeln!(toml, "proto_max_bulk_len = {}", toml_string(size));
         }
+        for (key, value) in &self.node_extra {
+            let _ = writeln!(toml, "{key} = {value}");
+        }
+        if let Some(tls) = &self.node_tls {
+            toml.push_str(&tls.to_toml());
+        }
         for (database, port) in self.databases.iter().zip(ports) {
             toml.push_str("\n[[databases]]\n");
             let _ = writeln!(toml, "name = {}", toml_string(&database.name));
@@ -179,6 +196,9 @@ impl Config {
                     "authentication_redis_pass = {}",
                     toml_string(password)
                 );
+            }
+            if let Some(tls) = &database.tls {
+                toml.push_str(&tls.to_toml());
             }
         }
         toml
@@ -443,12 +463,23 @@ impl Server {
 
     fn wait_ready(&mut self) -> Result<(), StartFailure> {
         let deadline = Instant::now() + START_TIMEOUT;
-        for port in self.ports.clone() {
+        for (index, port) in self.ports.clone().into_iter().enumerate() {
+            // A TLS-only port closes plaintext PINGs: there, listening is ready.
+            let tls_only = self.target == Target::Petrel
+                && self.config.databases[index]
+                    .tls
+                    .as_ref()
+                    .is_some_and(tls::DatabaseTls::refuses_plaintext);
             loop {
                 if let Some(failure) = self.exit_failure() {
                     return Err(failure);
                 }
-                if ping_answers(port) {
+                let ready = if tls_only {
+                    tls::accepts_connections(port)
+                } else {
+                    ping_answers(port)
+                };
+                if ready {
                     break;
                 }
                 if Instant::now() > deadline {
