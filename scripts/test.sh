@@ -14,13 +14,13 @@ step "format"
 cargo fmt --all -- --check
 
 step "lint"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "build"
-cargo build --workspace --all-targets --locked
+cargo build --workspace --all-targets
 
 step "tests (unit and end-to-end)"
-cargo test --workspace --locked -- --test-threads 2
+cargo test --workspace -- --test-threads 2
 
 if [ -x scripts/ktls-vm.sh ]; then
   step "kernel TLS in a VM"
