@@ -218,6 +218,11 @@ pub fn coordinator(
         "msetnx" => Box::new(MsetNx::new(args, shard_count)),
         "scan" => Box::new(Scan::new(args, shard_count)),
         "randomkey" => Box::new(RandomKey::new(shard_count, random)),
+        "lmove" | "rpoplpush" | "blmove" => {
+            crate::family::list::move_coordinator(spec, args, shard_count)
+        }
+        "blpop" | "brpop" => crate::family::list::blocking_pop_coordinator(spec, args, shard_count),
+        "zunionstore" | "zinterstore" => crate::family::zset::store_coordinator(args, shard_count),
         "sinter" | "sunion" | "sdiff" | "sinterstore" | "sunionstore" | "sdiffstore"
         | "sintercard" | "smove" => crate::family::set::coordinator(spec, args, shard_count),
         _ => Box::new(Failed(Some(Reply::error_owned(format!(

@@ -3,10 +3,12 @@
 pub mod connection;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod replication;
 pub mod server;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 use crate::table::CommandSpec;
 
@@ -15,8 +17,10 @@ pub const ALL: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     hash::COMMANDS,
     keys::COMMANDS,
+    list::COMMANDS,
     replication::COMMANDS,
     server::COMMANDS,
     set::COMMANDS,
     string::COMMANDS,
+    zset::COMMANDS,
 ];
