@@ -5,7 +5,7 @@
 # busybox initramfs, the kernel's crypto/arch/net/lib modules with a
 # modules.dep built by depmod.
 #
-# Usage: scripts/ktls-vm.sh [--script FILE] [--file PATH]... [--timeout SECS]
+# Usage: scripts/ktls-vm.sh [--script FILE]... [--file PATH]... [--timeout SECS]
 #                           [--memory MB] [[NAME=]BINARY]...
 #
 #   BINARY        copied to /opt/ktls/bin (on the guest's PATH) as NAME, or
@@ -13,23 +13,30 @@
 #                 The guest shell is busybox, which runs its own applet for a
 #                 name it knows (env, nc, ...): call such a binary by its full
 #                 path, /opt/ktls/bin/NAME.
-#   --script FILE shell script the guest runs from /opt/ktls (default:
-#                 scripts/ktls-vm/run-probe.sh); its exit status decides.
+#   --script FILE shell script the guest runs from /opt/ktls; repeat for
+#                 several, run in order (each runs even if an earlier failed).
+#                 The run passes only if every script exits 0. With BINARY
+#                 and no --script: scripts/ktls-vm/run-probe.sh.
 #   --file PATH   extra file (certificates, config) copied to /opt/ktls/.
-#   --timeout S   limit for the guest run (default 300).
+#   --timeout S   limit for the guest run (default 600).
 #
-# With no BINARY, builds and runs the petrel-ktls handoff tests and the
-# ktls_probe example (release). Exits 0 only if the guest printed
-# "KTLS-VM: PASS"; 1 if the run failed; 2 if the VM could not be set up.
-# Caches the kernel and module tree in target/ktls-vm (KTLS_VM_CACHE
-# overrides). Runs unattended: no stdin, no KVM.
+# With no BINARY and no --script, runs both proofs with the debug build that
+# `cargo build --workspace --all-targets` leaves (a no-op after
+# scripts/test.sh's build step):
+#   scripts/ktls-vm/run-probe.sh   the petrel-ktls handoff tests and the
+#                                  ktls_probe example (rustls on both ends);
+#   scripts/ktls-vm/run-petrel.sh  the real petrel server with redis-cli and
+#                                  the pipelined_client example as peers.
+# Exits 0 only if the guest printed "KTLS-VM: PASS"; 1 if the run failed; 2 if
+# the VM could not be set up. Caches the kernel and module tree in
+# target/ktls-vm (KTLS_VM_CACHE overrides). Runs unattended: no stdin, no KVM.
 
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${KTLS_VM_CACHE:-$repo/target/ktls-vm}"
-script="$repo/scripts/ktls-vm/run-probe.sh"
-timeout_secs=300
+scripts=()
+timeout_secs=600
 memory_mb=1024
 binaries=()
 files=()
@@ -39,16 +46,25 @@ die() { say "error: $*"; exit 2; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        --script) script="$2"; shift 2 ;;
+        --script) scripts+=("$2"); shift 2 ;;
         --file) files+=("$2"); shift 2 ;;
         --timeout) timeout_secs="$2"; shift 2 ;;
         --memory) memory_mb="$2"; shift 2 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
         -*) die "unknown option $1" ;;
         *) binaries+=("$1"); shift ;;
     esac
 done
-[ -f "$script" ] || die "no guest script at $script"
+defaults=no
+if [ ${#scripts[@]} -eq 0 ] && [ ${#binaries[@]} -eq 0 ]; then
+    defaults=yes
+    scripts=("$repo/scripts/ktls-vm/run-probe.sh" "$repo/scripts/ktls-vm/run-petrel.sh")
+elif [ ${#scripts[@]} -eq 0 ]; then
+    scripts=("$repo/scripts/ktls-vm/run-probe.sh")
+fi
+for script in "${scripts[@]}"; do
+    [ -f "$script" ] || die "no guest script at $script"
+done
 exec </dev/null
 started=$(date +%s)
 
@@ -58,6 +74,7 @@ command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 # grep without -q reads to the end: an early exit would fail the pipe (pipefail).
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -x cpio >/dev/null || need+=(busybox-static)
 command -v depmod >/dev/null || need+=(kmod)
+[ "$defaults" = no ] || command -v redis-cli >/dev/null || need+=(redis-tools)
 if [ ${#need[@]} -gt 0 ]; then
     say "installing ${need[*]}"
     apt-get install -y -qq "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed"
@@ -113,29 +130,52 @@ if [ ! -f "$modules/lib/modules/$version/modules.dep" ]; then
     rm -rf "$modules" && mv "$modules.tmp" "$modules"
 fi
 
-# 4. Test binaries: by default the handoff tests and ktls_probe, in release.
-if [ ${#binaries[@]} -eq 0 ]; then
-    say "building petrel-ktls tests and ktls_probe (release)"
+# 4. Test binaries: by default petrel, the petrel-ktls handoff tests and
+#    examples (debug: the build scripts/test.sh already made), and redis-cli.
+#    The whole workspace is built, as scripts/test.sh does, so that cargo's
+#    feature unification matches and nothing is compiled twice.
+if [ "$defaults" = yes ]; then
+    say "building the workspace (debug, all targets)"
     cd "$repo"
-    cargo build -q --release -p petrel-ktls --example ktls_probe
-    test_json="$(cargo test -q --release -p petrel-ktls --test handoff --no-run --message-format=json)"
-    handoff="$(printf '%s\n' "$test_json" | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1)"
-    target_dir="${CARGO_TARGET_DIR:-$repo/target}"
-    case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
-    [ -x "$handoff" ] || die "cannot find the handoff test binary"
-    binaries=("ktls_probe=$target_dir/release/examples/ktls_probe" "handoff=$handoff")
+    build_json="$(cargo build -q --locked --workspace --all-targets --message-format=json)" ||
+        die "cargo build failed"
+    # executable KIND NAME: path of the artifact of that target kind and name.
+    executable() {
+        printf '%s\n' "$build_json" |
+            grep -F "\"kind\":[\"$1\"]" | grep -F "\"name\":\"$2\"" |
+            sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1
+    }
+    for spec in bin:petrel example:ktls_probe example:pipelined_client test:handoff; do
+        path="$(executable "${spec%%:*}" "${spec#*:}")"
+        [ -n "$path" ] && [ -x "$path" ] || die "cargo produced no executable for ${spec/:/ }"
+        binaries+=("${spec#*:}=$path")
+    done
+    binaries+=("redis-cli=$(command -v redis-cli)")
 fi
 
 # 5. Initramfs, in a temporary directory removed on exit.
 work="$(mktemp -d "${TMPDIR:-/tmp}/ktls-vm.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 root="$work/root"
-mkdir -p "$root/bin" "$root/opt/ktls/bin" "$root/lib/modules"
+mkdir -p "$root/bin" "$root/opt/ktls/bin" "$root/opt/ktls/scripts" "$root/lib/modules"
 cp -a "$modules/lib/modules/$version" "$root/lib/modules/"
 cp /bin/busybox "$root/bin/busybox"
 cp "$repo/scripts/ktls-vm/init.sh" "$root/init"
 chmod 755 "$root/init"
-cp "$script" "$root/opt/ktls/run.sh"
+# run.sh runs every script in order, each from /opt/ktls, and reports each.
+{
+    echo '# Generated by scripts/ktls-vm.sh: runs each guest script in order.'
+    echo 'failed=0'
+    for script in "${scripts[@]}"; do
+        name="$(basename "$script")"
+        cp "$script" "$root/opt/ktls/scripts/$name"
+        echo "echo 'KTLS-VM: running $name'"
+        echo "cd /opt/ktls && sh /opt/ktls/scripts/$name"
+        echo "rc=\$?"
+        echo "if [ \$rc -eq 0 ]; then echo 'KTLS-VM: PASS $name'; else echo \"KTLS-VM: FAIL $name (exit \$rc)\"; failed=1; fi"
+    done
+    echo 'exit $failed'
+} >"$root/opt/ktls/run.sh"
 for file in ${files[@]+"${files[@]}"}; do
     cp -L "$file" "$root/opt/ktls/" || die "cannot copy $file"
 done
@@ -163,6 +203,7 @@ say "initramfs $(du -h "$work/initrd.gz" | cut -f1), kernel $version"
 #    -cpu host fails; -cpu max gives the guest AES-NI and PCLMUL.
 log="$cache/last-run.log"
 say "booting the guest (timeout ${timeout_secs}s, log $log)"
+booted=$(date +%s)
 set +e
 timeout --kill-after=10 "$timeout_secs" qemu-system-x86_64 \
     -accel tcg -cpu max -m "$memory_mb" -smp 2 \
@@ -174,6 +215,8 @@ status=${PIPESTATUS[0]}
 set -e
 
 elapsed=$(( $(date +%s) - started ))
+say "results (guest ran $(( $(date +%s) - booted ))s):"
+grep -E '^KTLS-VM: (PASS|FAIL) ' "$log" | sed 's/^/  /' >&2 || say "  (no script reported)"
 if grep -qx 'KTLS-VM: PASS' "$log"; then
     say "PASS in ${elapsed}s"
     exit 0

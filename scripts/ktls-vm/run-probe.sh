@@ -1,7 +1,7 @@
-# Default test run of scripts/ktls-vm.sh, executed by the guest's /init with
-# the binaries on PATH: the petrel-ktls handoff tests (on a kernel with kTLS
-# they take the offload branches), then the end-to-end ktls_probe. Its exit
-# status decides the run.
+# First guest script of scripts/ktls-vm.sh's default run (run-petrel.sh
+# follows), with the binaries on PATH: the petrel-ktls handoff tests (on a
+# kernel with kTLS they take the offload branches), then the end-to-end
+# ktls_probe (rustls on both ends). Its exit status is this script's verdict.
 
 set -e
 echo "KTLS-VM: running petrel-ktls handoff tests"
