@@ -228,7 +228,6 @@ fn bad_tls_settings_are_refused_naming_the_field() {
 // start-up error wraps the TLS error and prints it again as its cause:
 // "TLS configuration: node: proxy_key: ...: node: proxy_key: ...".
 #[test]
-#[ignore = "server bug: StartError::Tls prints the TLS error twice (Display plus #[from] source); see the report"]
 fn a_tls_error_is_printed_once() {
     if skip_under_redis("petrel's configuration") {
         return;

@@ -23,7 +23,7 @@ pub enum StartError {
     },
     #[error("io_uring is required by node.io_driver but unavailable: {0}")]
     IoUringUnavailable(String),
-    #[error("TLS configuration: {0}")]
+    #[error("TLS configuration")]
     Tls(#[from] petrel_tls::TlsConfigError),
     #[error("ktls = \"required\" but {0}")]
     KtlsRequired(String),
