@@ -559,6 +559,7 @@ def main():
     if any(s not in ("petrel", "redis", "petrel-ktls-off") for s in args.system_list):
         parser.error(f"unknown system in {args.systems}; known: petrel, redis, petrel-ktls-off")
 
+    load_before = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else []
     work = tempfile.mkdtemp(prefix="petrel-compare-")
     bench = Bench(args, work)
     started = datetime.datetime.now()
@@ -568,6 +569,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     add_ratios(results)
+    load_after = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else []
 
     cpu, slug = host_info()
     date = started.strftime("%Y-%m-%d")
@@ -593,6 +595,8 @@ def main():
         "certificates": cert_source,
         "petrel_ktls": args.petrel_ktls or "default",
         "kernel_tls": read_tls_stat() is not None,
+        "load_average_before": " ".join(load_before),
+        "load_average_after": " ".join(load_after),
         "load_generator": f"petrel-bench -t {args.threads} -c 50 (plus 950 rate-limited connections in (f))",
     }
     with open(stem + ".json", "w") as f:
@@ -608,7 +612,8 @@ def main():
           f"cores {args.client_cores}; {args.rounds} rotating rounds of {args.duration} s per system and "
           f"scenario; medians. Certificates from {cert_source}, the same for every server. The key space is "
           "filled before the rounds, so GETs hit. Kernel TLS on this host: "
-          f"{'yes' if meta['kernel_tls'] else 'no (userspace TLS only)'}.", "", *rows, ""]
+          f"{'yes' if meta['kernel_tls'] else 'no (userspace TLS only)'}. Load average (1/5/15 min) before: "
+          f"{meta['load_average_before']}, after: {meta['load_average_after']}.", "", *rows, ""]
     if notes:
         md += ["Not run:", "", *[f"- {n}" for n in notes], ""]
     if chart:

@@ -63,6 +63,7 @@ measure_pb() {
 
 results="$work/results.txt"
 : > "$results"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 for pipeline in 1 16; do
     for op in set get; do
         ratio=$([ "$op" = set ] && echo 1:0 || echo 0:1)
@@ -76,10 +77,12 @@ for pipeline in 1 16; do
     done
 done
 
-python3 - "$results" "$OUT" "$ROUNDS" "$SERVER_CORE" "$CLIENT_CORE" \
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+commit="$(git -C "$root" log -1 --format=%h -- crates/petrel-bench 2>/dev/null || echo unknown)"
+python3 - "$results" "$OUT" "$ROUNDS" "$SERVER_CORE" "$CLIENT_CORE" "$load_before" "$load_after" "$commit" \
     "$(rb_command 1 set)" "$(pb_command 1 1:0)" "$(rb_command 16 get)" "$(pb_command 16 0:1)" "$(redis-server --version)" <<'EOF'
 import statistics, sys, datetime, platform, subprocess
-path, out, rounds, server_core, client_core, rb1, pb1, rb16, pb16, redis_version = sys.argv[1:]
+path, out, rounds, server_core, client_core, load_before, load_after, commit, rb1, pb1, rb16, pb16, redis_version = sys.argv[1:]
 rows = {}
 for line in open(path):
     tool, pipeline, op, _round, ops, cpu = line.split()
@@ -88,12 +91,14 @@ cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l
 lines = [
     f"# petrel-bench vs redis-benchmark ({datetime.date.today()})",
     "",
-    f"Host: {cpu_model}, {platform.release()}; {redis_version.split(' sha')[0]}.",
+    f"Host: {cpu_model}, {platform.release()}; {redis_version.split(' sha')[0]};"
+    f" petrel-bench (release build) at the last commit touching crates/petrel-bench: {commit}.",
     f"redis-server pinned to core {server_core}, the load generator to core {client_core};"
     f" {rounds} alternating rounds per row, medians shown. Both generators: one thread,"
     " 50 connections, 32-byte values, 100,000 random keys; the same number of requests.",
     "CPU/1M ops is the generator's user+system CPU time per million requests (lower means",
     "more headroom); it is less sensitive to other load on the machine than ops/s.",
+    f"Load average (1/5/15 min) before: {load_before}; after: {load_after} (other work on the host adds noise).",
     "",
     "| pipeline | command | redis-benchmark ops/s | petrel-bench ops/s | ratio | redis-benchmark CPU s/1M ops | petrel-bench CPU s/1M ops |",
     "|---:|---|---:|---:|---:|---:|---:|",
