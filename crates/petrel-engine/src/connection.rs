@@ -300,7 +300,8 @@ pub(crate) async fn serve<T: Transport>(
             let (result, buffer) = stream.write_all(write_buffer).await;
             write_buffer = buffer;
             write_buffer.clear();
-            if result.is_err() {
+            if let Err(error) = result {
+                debug!(client = id, %peer, %error, "connection ended while sending replies");
                 return;
             }
         }
@@ -325,7 +326,16 @@ pub(crate) async fn serve<T: Transport>(
         let (result, buffer) = stream.read_into(read_buffer).await;
         read_buffer = buffer;
         match result {
-            Ok(0) | Err(_) => return,
+            Ok(0) => {
+                // The peer closed (for TLS: sent close_notify); answer in kind.
+                debug!(client = id, %peer, "connection closed by the client");
+                stream.close().await;
+                return;
+            }
+            Err(error) => {
+                debug!(client = id, %peer, %error, "connection ended");
+                return;
+            }
             Ok(read) => worker.stats.borrow_mut().net_input_bytes += read as u64,
         }
     }
