@@ -336,6 +336,32 @@ fn error_replies_are_counted_and_fail_the_run() {
 }
 
 #[test]
+fn auth_and_resp3_are_sent_on_connect_and_a_wrong_password_fails_the_run() {
+    if !redis_available() {
+        return;
+    }
+    let dir = TempDir::new("auth");
+    let redis = start_redis(&["--requirepass".to_string(), "s3cret".to_string()], false);
+    let json = dir.path("result.json");
+    // RESP3 answers a missing key with `_`: it must still count as a miss.
+    let output = run_bench(redis.port, &["-a", "s3cret", "--protocol", "resp3"], &json);
+    assert_clean_run(&output, &json, "AUTH + HELLO 3");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(
+        report["ALL STATS"]["Gets"]["Misses"].as_u64().unwrap() > 0,
+        "nil GETs are misses in RESP3 too"
+    );
+
+    let output = run_bench(redis.port, &["-a", "wrong"], &json);
+    assert!(!output.status.success(), "a refused AUTH must not exit 0");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("connection setup errors (first: WRONGPASS"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn loads_against_petrel_when_petrel_bin_is_set() {
     let Ok(petrel) = std::env::var("PETREL_BIN") else {
         eprintln!("SKIPPED: set PETREL_BIN=target/release/petrel to run the smoke load against petrel serve");
