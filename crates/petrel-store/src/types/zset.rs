@@ -4,9 +4,13 @@
 //! The order is Redis's skiplist with spans (Pugh's skiplist where each link
 //! also counts the elements it jumps over), written in safe Rust: nodes live
 //! in a `Vec` arena and link to each other by index, removed nodes go on a
-//! free list for reuse. Adding, removing, re-scoring, finding a member's rank
-//! and finding the element at a rank each walk O(log n) links on average; a
-//! range then walks its elements one by one. A hash map from member to node
+//! free list for reuse (the arena is rebuilt once it is mostly free, so a
+//! set that shrank gives its memory back). Adding, removing, re-scoring,
+//! finding a member's rank and finding the element at a rank each walk
+//! O(log n) links on average; a range then walks its elements one by one.
+//! A search is bound by cache misses, so each link also holds the score of
+//! the node it leads to, and a node keeps what a search reads (score and
+//! lower levels) in one cache line, its member elsewhere. A hash map from member to node
 //! gives ZSCORE in O(1); it keeps insertion order so that ZSCAN's cursor is a
 //! position that stays valid while members come and go (as in the keyspace).
 //!
@@ -136,26 +140,35 @@ struct Link {
     forward: u32,
     /// Elements from this node (excluded) to `forward` (included).
     span: u32,
+    /// `forward`'s score, kept here so that a search compares scores
+    /// without visiting the nodes it does not step to (each visit is a
+    /// likely cache miss in a large set).
+    score: f64,
 }
 
 const EMPTY_LINK: Link = Link {
     forward: NIL,
     span: 0,
+    score: 0.0,
 };
 
+/// Levels every node keeps inline. Three nodes in four have one level and
+/// fifteen in sixteen at most two, so a step to the next node reads one
+/// cache line.
+const LOW_LEVELS: usize = 2;
+
+/// What a search reads of a node, in one cache line. The member lives
+/// apart (`SkipList::members`): only ties on the score need it.
 #[derive(Debug, Clone)]
+#[repr(align(64))]
 struct Node {
-    member: Bytes,
     score: f64,
     backward: u32,
-    links: Vec<Link>,
-}
-
-impl Node {
-    /// Whether this node sorts before `(score, member)`.
-    fn precedes(&self, score: f64, member: &[u8]) -> bool {
-        self.score < score || (self.score == score && self.member.as_ref() < member)
-    }
+    height: u32,
+    low: [Link; LOW_LEVELS],
+    /// Where this node's levels from [`LOW_LEVELS`] up start in
+    /// `SkipList::high`; `NIL` for a node no taller than that.
+    high: u32,
 }
 
 /// The ordered index: a skiplist in an arena. Its elements mirror the map's
@@ -163,6 +176,12 @@ impl Node {
 #[derive(Debug, Clone)]
 struct SkipList {
     nodes: Vec<Node>,
+    /// Each node's member, by node index.
+    members: Vec<Bytes>,
+    /// The upper levels of tall nodes, one block per node.
+    high: Vec<Link>,
+    /// Links in `high` left behind by released nodes.
+    high_unused: usize,
     free: Vec<u32>,
     /// Levels in use (at least 1).
     level: usize,
@@ -174,37 +193,62 @@ struct SkipList {
 
 impl Default for SkipList {
     fn default() -> SkipList {
-        SkipList {
-            nodes: vec![Node {
-                member: Bytes::new(),
-                score: 0.0,
-                backward: NIL,
-                links: vec![EMPTY_LINK; LEVEL_MAX],
-            }],
+        let mut list = SkipList {
+            nodes: Vec::new(),
+            members: Vec::new(),
+            high: Vec::new(),
+            high_unused: 0,
             free: Vec::new(),
             level: 1,
             length: 0,
             tail: NIL,
             random: 0x2545_f491_4f6c_dd1d,
-        }
+        };
+        list.allocate(LEVEL_MAX, 0.0, Bytes::new());
+        list
     }
 }
 
 impl SkipList {
-    fn node(&self, index: u32) -> &Node {
-        &self.nodes[index as usize]
+    fn score_of(&self, index: u32) -> f64 {
+        self.nodes[index as usize].score
     }
 
-    fn node_mut(&mut self, index: u32) -> &mut Node {
-        &mut self.nodes[index as usize]
+    fn member_of(&self, index: u32) -> &Bytes {
+        &self.members[index as usize]
+    }
+
+    fn backward_of(&self, index: u32) -> u32 {
+        self.nodes[index as usize].backward
+    }
+
+    fn height_of(&self, index: u32) -> usize {
+        self.nodes[index as usize].height as usize
     }
 
     fn link(&self, index: u32, level: usize) -> Link {
-        self.nodes[index as usize].links[level]
+        let node = &self.nodes[index as usize];
+        if level < LOW_LEVELS {
+            node.low[level]
+        } else {
+            self.high[node.high as usize + level - LOW_LEVELS]
+        }
     }
 
     fn link_mut(&mut self, index: u32, level: usize) -> &mut Link {
-        &mut self.nodes[index as usize].links[level]
+        let node = &mut self.nodes[index as usize];
+        if level < LOW_LEVELS {
+            &mut node.low[level]
+        } else {
+            &mut self.high[node.high as usize + level - LOW_LEVELS]
+        }
+    }
+
+    /// Whether `link` leads to a node that sorts before `(score, member)`.
+    fn leads_before(&self, link: Link, score: f64, member: &[u8]) -> bool {
+        link.forward != NIL
+            && (link.score < score
+                || (link.score == score && self.member_of(link.forward).as_ref() < member))
     }
 
     fn next_random(&mut self) -> u64 {
@@ -227,31 +271,43 @@ impl SkipList {
     }
 
     fn allocate(&mut self, level: usize, score: f64, member: Bytes) -> u32 {
-        if let Some(index) = self.free.pop() {
-            let node = self.node_mut(index);
-            node.member = member;
-            node.score = score;
-            node.backward = NIL;
-            node.links.clear();
-            node.links.resize(level, EMPTY_LINK);
-            return index;
-        }
-        self.nodes.push(Node {
-            member,
+        let high = if level > LOW_LEVELS {
+            let start = self.high.len();
+            self.high.resize(start + level - LOW_LEVELS, EMPTY_LINK);
+            start as u32
+        } else {
+            NIL
+        };
+        let node = Node {
             score,
             backward: NIL,
-            links: vec![EMPTY_LINK; level],
-        });
+            height: level as u32,
+            low: [EMPTY_LINK; LOW_LEVELS],
+            high,
+        };
+        if let Some(index) = self.free.pop() {
+            self.nodes[index as usize] = node;
+            self.members[index as usize] = member;
+            return index;
+        }
+        self.nodes.push(node);
+        self.members.push(member);
         (self.nodes.len() - 1) as u32
     }
 
     fn release(&mut self, index: u32) -> (Bytes, f64) {
-        let node = self.node_mut(index);
-        let member = std::mem::take(&mut node.member);
-        let score = node.score;
-        node.links = Vec::new();
+        let member = std::mem::take(&mut self.members[index as usize]);
+        let height = self.height_of(index);
+        self.high_unused += height.saturating_sub(LOW_LEVELS);
         self.free.push(index);
-        (member, score)
+        (member, self.score_of(index))
+    }
+
+    /// Whether most of the arena is free slots or unused upper links.
+    fn is_sparse(&self, slots_min: usize) -> bool {
+        let free = self.free.len();
+        (free >= slots_min && free * 2 > self.nodes.len())
+            || (self.high_unused >= slots_min && self.high_unused * 2 > self.high.len())
     }
 
     /// For each level, the last node before `(score, member)`.
@@ -260,9 +316,9 @@ impl SkipList {
         let mut x = HEAD;
         for level in (0..self.level).rev() {
             loop {
-                let next = self.link(x, level).forward;
-                if next != NIL && self.node(next).precedes(score, member) {
-                    x = next;
+                let link = self.link(x, level);
+                if self.leads_before(link, score, member) {
+                    x = link.forward;
                 } else {
                     break;
                 }
@@ -286,7 +342,7 @@ impl SkipList {
             };
             loop {
                 let link = self.link(x, level);
-                if link.forward != NIL && self.node(link.forward).precedes(score, &member) {
+                if self.leads_before(link, score, &member) {
                     rank[level] += link.span as usize;
                     x = link.forward;
                 } else {
@@ -309,23 +365,24 @@ impl SkipList {
             let previous = self.link(before, i);
             let crossed = (rank[0] - rank[i]) as u32;
             *self.link_mut(node, i) = Link {
-                forward: previous.forward,
                 span: previous.span - crossed,
+                ..previous
             };
             *self.link_mut(before, i) = Link {
                 forward: node,
                 span: crossed + 1,
+                score,
             };
         }
         for (i, &before) in update.iter().enumerate().take(self.level).skip(level) {
             self.link_mut(before, i).span += 1;
         }
-        self.node_mut(node).backward = if update[0] == HEAD { NIL } else { update[0] };
+        self.nodes[node as usize].backward = if update[0] == HEAD { NIL } else { update[0] };
         let next = self.link(node, 0).forward;
         if next == NIL {
             self.tail = node;
         } else {
-            self.node_mut(next).backward = node;
+            self.nodes[next as usize].backward = node;
         }
         self.length += 1;
         node
@@ -338,19 +395,19 @@ impl SkipList {
             if link.forward == node {
                 let removed = self.link(node, i);
                 *self.link_mut(before, i) = Link {
-                    forward: removed.forward,
                     span: link.span + removed.span - 1,
+                    ..removed
                 };
             } else {
                 self.link_mut(before, i).span -= 1;
             }
         }
         let next = self.link(node, 0).forward;
-        let backward = self.node(node).backward;
+        let backward = self.backward_of(node);
         if next == NIL {
             self.tail = backward;
         } else {
-            self.node_mut(next).backward = backward;
+            self.nodes[next as usize].backward = backward;
         }
         while self.level > 1 && self.link(HEAD, self.level - 1).forward == NIL {
             self.level -= 1;
@@ -358,13 +415,19 @@ impl SkipList {
         self.length -= 1;
     }
 
-    /// Removes `(score, member)`; false if it is not there.
-    fn remove(&mut self, score: f64, member: &[u8]) -> bool {
+    /// The node of `(score, member)` with the path to it, if it is there.
+    fn find(&self, score: f64, member: &[u8]) -> Option<(u32, [u32; LEVEL_MAX])> {
         let update = self.path_to(score, member);
         let node = self.link(update[0], 0).forward;
-        if node == NIL || self.node(node).score != score || self.node(node).member != member {
+        (node != NIL && self.score_of(node) == score && self.member_of(node).as_ref() == member)
+            .then_some((node, update))
+    }
+
+    /// Removes `(score, member)`; false if it is not there.
+    fn remove(&mut self, score: f64, member: &[u8]) -> bool {
+        let Some((node, update)) = self.find(score, member) else {
             return false;
-        }
+        };
         self.unlink(node, &update);
         self.release(node);
         true
@@ -374,17 +437,18 @@ impl SkipList {
     /// its neighbours still bracket it (Redis's `zslUpdateScore`). Returns
     /// the node's index, which changes when it had to move.
     fn update_score(&mut self, score: f64, member: &[u8], new_score: f64) -> Option<u32> {
-        let update = self.path_to(score, member);
-        let node = self.link(update[0], 0).forward;
-        if node == NIL || self.node(node).score != score || self.node(node).member != member {
-            return None;
-        }
-        let backward = self.node(node).backward;
+        let (node, update) = self.find(score, member)?;
+        let backward = self.backward_of(node);
         let next = self.link(node, 0).forward;
-        if (backward == NIL || self.node(backward).score < new_score)
-            && (next == NIL || self.node(next).score > new_score)
+        if (backward == NIL || self.score_of(backward) < new_score)
+            && (next == NIL || self.score_of(next) > new_score)
         {
-            self.node_mut(node).score = new_score;
+            self.nodes[node as usize].score = new_score;
+            // The node's predecessor at each of its levels links to it.
+            let height = self.height_of(node);
+            for (i, &before) in update.iter().enumerate().take(height) {
+                self.link_mut(before, i).score = new_score;
+            }
             return Some(node);
         }
         self.unlink(node, &update);
@@ -392,15 +456,17 @@ impl SkipList {
         Some(self.insert(new_score, member))
     }
 
-    /// How many leading elements satisfy `before`, which must hold for a
-    /// prefix of the order and not after it.
-    fn count_while(&self, before: impl Fn(&Node) -> bool) -> usize {
+    /// How many leading elements satisfy `before(score, node)`, which must
+    /// hold for a prefix of the order and not after it. It gets the score
+    /// from the link; reading the node costs a visit, so only ask for it
+    /// when the score does not decide.
+    fn count_while(&self, before: impl Fn(f64, u32) -> bool) -> usize {
         let mut x = HEAD;
         let mut rank = 0;
         for level in (0..self.level).rev() {
             loop {
                 let link = self.link(x, level);
-                if link.forward != NIL && before(self.node(link.forward)) {
+                if link.forward != NIL && before(link.score, link.forward) {
                     rank += link.span as usize;
                     x = link.forward;
                 } else {
@@ -532,7 +598,7 @@ impl ZSetValue {
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         self.members
             .get(member)
-            .map(|&node| self.order.node(node).score)
+            .map(|&node| self.order.score_of(node))
     }
 
     pub fn contains(&self, member: &[u8]) -> bool {
@@ -558,7 +624,7 @@ impl ZSetValue {
             score
         };
         if let Some(&node) = self.members.get(member.as_ref()) {
-            let current = self.order.node(node).score;
+            let current = self.order.score_of(node);
             if current != score {
                 if let Some(moved) = self.order.update_score(current, &member, score) {
                     if let Some(slot) = self.members.get_mut(member.as_ref()) {
@@ -577,7 +643,7 @@ impl ZSetValue {
     /// Removes `member` and returns its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let (stored, node) = self.members.swap_remove_entry(member)?;
-        let score = self.order.node(node).score;
+        let score = self.order.score_of(node);
         self.order.remove(score, &stored);
         self.memory_bytes -= stored.len() + ZSET_MEMBER_OVERHEAD_BYTES;
         self.compact_if_sparse();
@@ -587,8 +653,7 @@ impl ZSetValue {
     /// Rebuilds the arena once most of its slots are free, so a set that
     /// shrank gives its memory back. Amortised O(log n) per removal.
     fn compact_if_sparse(&mut self) {
-        let free = self.order.free.len();
-        if free < FREE_SLOTS_MIN || free * 2 <= self.order.nodes.len() {
+        if !self.order.is_sparse(FREE_SLOTS_MIN) {
             return;
         }
         let mut order = SkipList {
@@ -598,12 +663,12 @@ impl ZSetValue {
         order.nodes.reserve(self.members.len() + 1);
         let mut node = self.order.link(HEAD, 0).forward;
         while node != NIL {
-            let old = self.order.node(node);
-            let moved = order.insert(old.score, old.member.clone());
-            if let Some(slot) = self.members.get_mut(old.member.as_ref()) {
+            let member = self.order.member_of(node);
+            let moved = order.insert(self.order.score_of(node), member.clone());
+            if let Some(slot) = self.members.get_mut(member.as_ref()) {
                 *slot = moved;
             }
-            node = old.links[0].forward;
+            node = self.order.link(node, 0).forward;
         }
         self.order = order;
     }
@@ -611,13 +676,17 @@ impl ZSetValue {
     /// `member`'s 0-based position in ascending order.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
         let score = self.score(member)?;
-        Some(self.order.count_while(|node| node.precedes(score, member)))
+        let order = &self.order;
+        Some(order.count_while(|forward_score, forward| {
+            forward_score < score
+                || (forward_score == score && order.member_of(forward).as_ref() < member)
+        }))
     }
 
     /// The member and score at 0-based ascending `rank`.
     pub fn at_rank(&self, rank: usize) -> Option<(&Bytes, f64)> {
-        let node = self.order.node(self.order.node_at(rank)?);
-        Some((&node.member, node.score))
+        let node = self.order.node_at(rank)?;
+        Some((self.order.member_of(node), self.order.score_of(node)))
     }
 
     /// The ranks (first, last) of the members whose score is in `range`.
@@ -625,8 +694,8 @@ impl ZSetValue {
         if range.is_empty() {
             return None;
         }
-        let first = self.order.count_while(|node| !range.above_min(node.score));
-        let end = self.order.count_while(|node| range.below_max(node.score));
+        let first = self.order.count_while(|score, _| !range.above_min(score));
+        let end = self.order.count_while(|score, _| range.below_max(score));
         (first < end).then(|| (first, end - 1))
     }
 
@@ -636,10 +705,9 @@ impl ZSetValue {
         if range.is_empty() {
             return None;
         }
-        let first = self
-            .order
-            .count_while(|node| !range.above_min(&node.member));
-        let end = self.order.count_while(|node| range.below_max(&node.member));
+        let order = &self.order;
+        let first = order.count_while(|_, node| !range.above_min(order.member_of(node)));
+        let end = order.count_while(|_, node| range.below_max(order.member_of(node)));
         (first < end).then(|| (first, end - 1))
     }
 
@@ -690,7 +758,7 @@ impl ZSetValue {
     /// what ZSCAN walks and random picks index.
     pub fn at_position(&self, position: usize) -> Option<(&Bytes, f64)> {
         let (member, &node) = self.members.get_index(position)?;
-        Some((member, self.order.node(node).score))
+        Some((member, self.order.score_of(node)))
     }
 
     /// A pseudo-random number from the set's own generator, so random
@@ -726,14 +794,14 @@ impl<'a> Iterator for RankIter<'a> {
         if self.remaining == 0 || self.node == NIL {
             return None;
         }
-        let node = self.order.node(self.node);
+        let node = self.node;
         self.remaining -= 1;
         self.node = if self.reverse {
-            node.backward
+            self.order.backward_of(node)
         } else {
-            node.links[0].forward
+            self.order.link(node, 0).forward
         };
-        Some((&node.member, node.score))
+        Some((self.order.member_of(node), self.order.score_of(node)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -771,7 +839,7 @@ mod tests {
         let mut node = order.link(HEAD, 0).forward;
         let mut previous = NIL;
         while node != NIL {
-            assert_eq!(order.node(node).backward, previous, "backward link");
+            assert_eq!(order.backward_of(node), previous, "backward link");
             walk.push(node);
             previous = node;
             node = order.link(node, 0).forward;
@@ -791,6 +859,13 @@ mod tests {
                     position_of(link.forward).expect("linked node is in the list")
                 };
                 assert_eq!(rank + link.span as usize, target, "span at level {level}");
+                if link.forward != NIL {
+                    assert_eq!(
+                        link.score.to_bits(),
+                        order.score_of(link.forward).to_bits(),
+                        "cached score at level {level}"
+                    );
+                }
                 if link.forward == NIL {
                     break;
                 }
@@ -799,7 +874,7 @@ mod tests {
             }
         }
         for (member, &node) in &zset.members {
-            assert_eq!(&order.node(node).member, member);
+            assert_eq!(order.member_of(node), member);
         }
         let expected: usize = zset
             .members
