@@ -10,9 +10,11 @@
 //! O(log n) links on average; a range then walks its elements one by one.
 //! A search is bound by cache misses, so each link also holds the score of
 //! the node it leads to, and a node keeps what a search reads (score and
-//! lower levels) in one cache line, its member elsewhere. A hash map from member to node
-//! gives ZSCORE in O(1); it keeps insertion order so that ZSCAN's cursor is a
-//! position that stays valid while members come and go (as in the keyspace).
+//! lower levels) in one cache line, its member elsewhere.
+//!
+//! A hash map from member to node gives ZSCORE in O(1); it keeps insertion
+//! order so that ZSCAN's cursor is a position that stays valid while
+//! members come and go (as in the keyspace).
 //!
 //! Scores are compared as Redis compares them (`<` and `==` on doubles, so
 //! `-0` equals `0` and ties are broken by the member's bytes). A NaN score
