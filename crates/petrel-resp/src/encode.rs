@@ -49,6 +49,21 @@ pub fn encode(reply: &Reply, protocol: u8, out: &mut BytesMut) {
                 encode(value, protocol, out);
             }
         }
+        Reply::Pairs(pairs) if resp3 => {
+            header(out, b'*', pairs.len());
+            for (key, value) in pairs {
+                header(out, b'*', 2);
+                encode(key, protocol, out);
+                encode(value, protocol, out);
+            }
+        }
+        Reply::Pairs(pairs) => {
+            header(out, b'*', pairs.len() * 2);
+            for (key, value) in pairs {
+                encode(key, protocol, out);
+                encode(value, protocol, out);
+            }
+        }
         Reply::Double(value) => {
             let mut text = DoubleText::new();
             text.format_g17(*value);

@@ -19,6 +19,9 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// RESP3 map; RESP2 sends it as a flat array of key, value, key, value.
     Map(Vec<(Reply, Reply)>),
+    /// Key-value pairs that RESP3 sends as an array of two-element arrays
+    /// (ZRANGE WITHSCORES, HRANDFIELD WITHVALUES); RESP2 as a flat array.
+    Pairs(Vec<(Reply, Reply)>),
     /// RESP3 set; RESP2 sends it as an array.
     Set(Vec<Reply>),
     /// RESP3 double; RESP2 sends it as a bulk string formatted as Redis does.

@@ -35,6 +35,10 @@ fn every_variant() -> Vec<Reply> {
             (Reply::simple("s"), Reply::Array(vec![Reply::Boolean(true)])),
         ]),
         Reply::Set(vec![Reply::bulk(b("x")), Reply::bulk(b("y"))]),
+        Reply::Pairs(vec![
+            (Reply::bulk(b("member")), Reply::Double(2.0)),
+            (Reply::bulk(b("other")), Reply::Double(0.1)),
+        ]),
         Reply::Double(0.1),
         Reply::Double(-1.5e-7),
         Reply::Double(f64::INFINITY),
@@ -81,6 +85,23 @@ fn expected_frame(reply: &Reply, protocol: u8) -> Frame {
                 .collect(),
         ),
         Reply::Map(pairs) => Frame::Array(
+            pairs
+                .iter()
+                .flat_map(|(k, v)| [expected_frame(k, protocol), expected_frame(v, protocol)])
+                .collect(),
+        ),
+        Reply::Pairs(pairs) if resp3 => Frame::Array(
+            pairs
+                .iter()
+                .map(|(k, v)| {
+                    Frame::Array(vec![
+                        expected_frame(k, protocol),
+                        expected_frame(v, protocol),
+                    ])
+                })
+                .collect(),
+        ),
+        Reply::Pairs(pairs) => Frame::Array(
             pairs
                 .iter()
                 .flat_map(|(k, v)| [expected_frame(k, protocol), expected_frame(v, protocol)])

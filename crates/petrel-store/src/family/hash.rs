@@ -346,6 +346,15 @@ fn hrandfield(keyspace: &mut Keyspace, args: &[Bytes], ctx: &ExecContext) -> Rep
             }
         }
     }
+    if with_values {
+        // RESP3 sends field-value pairs as two-element arrays.
+        let mut flat = items.into_iter();
+        let mut pairs = Vec::new();
+        while let (Some(field), Some(value)) = (flat.next(), flat.next()) {
+            pairs.push((field, value));
+        }
+        return Reply::Pairs(pairs);
+    }
     Reply::Array(items)
 }
 

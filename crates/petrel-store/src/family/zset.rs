@@ -143,7 +143,7 @@ pub fn parse_lex_range(min: &Bytes, max: &Bytes) -> Result<LexRange, Reply> {
 /// variant for that shape yet; a map gives the RESP2 bytes exactly, and in
 /// RESP3 a map of the same pairs in the same order.
 fn scored_pairs(items: impl IntoIterator<Item = (Bytes, f64)>) -> Reply {
-    Reply::Map(
+    Reply::Pairs(
         items
             .into_iter()
             .map(|(member, score)| (Reply::Bulk(member), Reply::Double(score)))

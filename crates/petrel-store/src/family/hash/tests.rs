@@ -24,6 +24,10 @@ fn text(reply: &Reply) -> String {
 fn texts(reply: Reply) -> Vec<String> {
     match reply {
         Reply::Array(items) | Reply::Set(items) => items.iter().map(text).collect(),
+        Reply::Pairs(pairs) => pairs
+            .iter()
+            .flat_map(|(field, value)| [text(field), text(value)])
+            .collect(),
         other => panic!("expected an array, got {other:?}"),
     }
 }

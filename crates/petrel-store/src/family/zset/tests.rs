@@ -25,7 +25,7 @@ fn members(items: &[&str]) -> Reply {
 
 /// WITHSCORES replies: member, score pairs.
 fn scored(items: &[(&str, f64)]) -> Reply {
-    Reply::Map(
+    Reply::Pairs(
         items
             .iter()
             .map(|(member, score)| (bulk(member), Reply::Double(*score)))
@@ -555,7 +555,7 @@ fn random_members() {
         "samples with repetition"
     );
     assert!(matches!(db.run(&["ZRANDMEMBER", "z"]), Reply::Bulk(_)));
-    let Reply::Map(pairs) = db.run(&["ZRANDMEMBER", "z", "3", "WITHSCORES"]) else {
+    let Reply::Pairs(pairs) = db.run(&["ZRANDMEMBER", "z", "3", "WITHSCORES"]) else {
         panic!("scored pairs");
     };
     assert_eq!(pairs.len(), 3);
