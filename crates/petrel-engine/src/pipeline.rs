@@ -47,7 +47,7 @@ enum Slot {
 }
 
 enum Part {
-    Done(ShardReply),
+    Done(Box<ShardReply>),
     Remote { shard: usize, index: usize },
 }
 
@@ -127,6 +127,13 @@ impl<'a> Batch<'a> {
                     .map(|position| self.shard_of(&args[position]))
                     .unwrap_or(self.ctx.shard_id);
                 self.run_on(shard, spec, args);
+            }
+            Route::Coordinated if spec.has_flag(flags::BLOCKING) => {
+                self.flush(out).await;
+                let coordinator =
+                    route::coordinator(spec, args, self.ctx.shard_count, random_u64());
+                let reply = self.drive(coordinator, Vec::new()).await;
+                self.ready(refuse_to_block(spec, reply));
             }
             Route::Scatter | Route::Coordinated => match self.single_shard(spec, &args) {
                 Some(shard) if spec.handler.is_some() => self.run_on(shard, spec, args),
@@ -232,7 +239,11 @@ impl<'a> Batch<'a> {
                 let mut parts = Vec::with_capacity(ops.len());
                 for (shard, op) in ops {
                     if shard == self.ctx.shard_id {
-                        parts.push(Part::Done(self.worker.apply(self.database, op, &self.ctx)));
+                        parts.push(Part::Done(Box::new(self.worker.apply(
+                            self.database,
+                            op,
+                            &self.ctx,
+                        ))));
                     } else {
                         let index = self.queue(shard, op);
                         parts.push(Part::Remote { shard, index });
@@ -360,7 +371,7 @@ impl<'a> Batch<'a> {
                     let replies = parts
                         .into_iter()
                         .map(|part| match part {
-                            Part::Done(reply) => reply,
+                            Part::Done(reply) => *reply,
                             Part::Remote { shard, index } => {
                                 take_reply(&mut remote_replies, shard, index)
                             }
@@ -395,6 +406,19 @@ impl<'a> Batch<'a> {
         let mut stats = self.worker.stats.borrow_mut();
         stats.commands_processed += 1;
         stats.command_stats[self.command_id].calls += 1;
+    }
+}
+
+/// BLPOP, BRPOP and BLMOVE answer at once when an element is there. Waiting
+/// for a push is not built yet: rather than pretend the timeout passed, say
+/// so, so that a client does not mistake an empty list for a timeout.
+fn refuse_to_block(spec: &'static CommandSpec, reply: Reply) -> Reply {
+    match reply {
+        Reply::NilArray | Reply::Nil => Reply::error_owned(format!(
+            "ERR {} found no element and blocking waits are not supported yet; poll with the non-blocking form",
+            spec.name.to_ascii_uppercase()
+        )),
+        other => other,
     }
 }
 
