@@ -518,6 +518,15 @@ def host_info():
     return cpu, slug
 
 
+def binary_info(path):
+    """Path and build time of a binary, since HEAD may move during a run."""
+    try:
+        built = datetime.datetime.fromtimestamp(os.path.getmtime(path)).isoformat(timespec="seconds")
+        return f"{path} (built {built})"
+    except OSError:
+        return f"{path} (missing)"
+
+
 def version_of(argv):
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
@@ -585,6 +594,8 @@ def main():
         "redis": version_of([args.redis_server, "--version"]),
         "redis_args": args.redis_arg,
         "petrel_commit": git,
+        "petrel_binary": binary_info(args.petrel),
+        "petrel_bench_binary": binary_info(args.petrel_bench),
         "systems": args.system_list,
         "server_cores": args.server_cores,
         "client_cores": args.client_cores,
@@ -606,7 +617,7 @@ def main():
     redis_extra = f" (redis-server {' '.join(args.redis_arg)})" if args.redis_arg else ""
     md = [f"# Petrel vs Redis: {date} on {cpu}", "",
           f"Kernel {meta['kernel']}, {meta['cores']} cores; {meta['redis'].split(' sha=')[0]}{redis_extra}; "
-          f"Petrel at {git}.",
+          f"repository at {git}; petrel binary {meta['petrel_binary']}, petrel-bench {meta['petrel_bench_binary']}.",
           f"Servers pinned to cores {args.server_cores} (Petrel with {data_cores} data core"
           f"{'s' if data_cores > 1 else ''}), petrel-bench (-t {args.threads}, 50 clients per thread) pinned to "
           f"cores {args.client_cores}; {args.rounds} rotating rounds of {args.duration} s per system and "

@@ -364,17 +364,6 @@ pub struct ArgTemplate {
     pub parts: Vec<ArgPart>,
 }
 
-impl ArgTemplate {
-    /// The argument's bytes when it has no placeholder.
-    pub fn literal(&self) -> Option<&[u8]> {
-        match self.parts.as_slice() {
-            [ArgPart::Literal(bytes)] => Some(bytes),
-            [] => Some(b""),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArbitraryCommand {
     /// The command text as given, for the configuration printout.
