@@ -18,8 +18,9 @@ use crate::family::set::{
 };
 use crate::family::string::long_double::LongDouble;
 use crate::family::string::{NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
-use crate::keyspace::{parse_i64, Entry, Value};
+use crate::keyspace::parse_i64;
 use crate::table::{self, flags, CommandSpec, Handler, Route};
+use crate::types;
 use crate::types::HashValue;
 use crate::{ExecContext, Keyspace};
 
@@ -48,10 +49,7 @@ pub fn hash_at<'a>(
     }
 }
 
-/// Runs `change` on the hash at `key` and deletes the key if the hash ends
-/// up empty. With `create`, a missing key starts as an empty hash, stored
-/// only if `change` left a field in it. `Ok(None)` when the key is missing
-/// and `create` is false.
+/// Runs `change` on the hash at `key` (see [`types::update`]).
 fn update_hash<R>(
     keyspace: &mut Keyspace,
     key: &Bytes,
@@ -59,33 +57,7 @@ fn update_hash<R>(
     create: bool,
     change: impl FnOnce(&mut HashValue) -> R,
 ) -> Result<Option<R>, Reply> {
-    let mut change = Some(change);
-    let outcome = keyspace.modify(key, now_ms, |value| {
-        let hash = value.as_hash_mut()?;
-        let change = change.take()?;
-        let result = change(hash);
-        Some((result, hash.is_empty()))
-    });
-    match outcome {
-        Some(Some((result, emptied))) => {
-            if emptied {
-                keyspace.remove(key, now_ms);
-            }
-            Ok(Some(result))
-        }
-        Some(None) => Err(Reply::error(WRONGTYPE)),
-        None => match change.take().filter(|_| create) {
-            None => Ok(None),
-            Some(change) => {
-                let mut hash = HashValue::default();
-                let result = change(&mut hash);
-                if !hash.is_empty() {
-                    keyspace.insert(key.clone(), Entry::new(Value::Hash(hash)), now_ms);
-                }
-                Ok(Some(result))
-            }
-        },
-    }
+    types::update(keyspace, key, now_ms, create, change).map_err(|_| Reply::error(WRONGTYPE))
 }
 
 /// A write that creates the hash and may fail inside (HINCRBY): the

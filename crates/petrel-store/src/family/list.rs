@@ -52,6 +52,7 @@ use crate::family::zset::{parse_timeout_ms, TimeoutError};
 use crate::keyspace::{parse_i64, Entry, Value};
 use crate::route::{shard_of, Coordinator, ShardOp, ShardReply, Step};
 use crate::table::{self, flags, CommandSpec, Handler, Route};
+use crate::types;
 use crate::types::list::{owned_element, End, ListValue};
 use crate::{ExecContext, Keyspace};
 
@@ -87,20 +88,7 @@ fn with_list<R>(
     now_ms: u64,
     change: impl FnOnce(&mut ListValue) -> R,
 ) -> Result<Option<R>, Reply> {
-    let outcome = keyspace.modify(key, now_ms, |value| match value {
-        Value::List(list) => Ok((change(list), list.is_empty())),
-        _ => Err(Reply::error(WRONGTYPE)),
-    });
-    match outcome {
-        None => Ok(None),
-        Some(Err(reply)) => Err(reply),
-        Some(Ok((result, emptied))) => {
-            if emptied {
-                keyspace.remove(key, now_ms);
-            }
-            Ok(Some(result))
-        }
-    }
+    types::update(keyspace, key, now_ms, false, change).map_err(|_| Reply::error(WRONGTYPE))
 }
 
 /// Pushes `elements` at `end` of the list at `key`, creating it unless

@@ -26,6 +26,7 @@ use crate::family::string::{NOT_AN_INTEGER, SYNTAX_ERROR, WRONGTYPE};
 use crate::glob::glob_match;
 use crate::keyspace::{parse_i64, Entry, Value};
 use crate::table::{flags, CommandSpec, Handler, Route};
+use crate::types;
 use crate::types::SetValue;
 use crate::{ExecContext, Keyspace};
 
@@ -67,10 +68,7 @@ pub fn set_at<'a>(
     }
 }
 
-/// Runs `change` on the set at `key` and deletes the key if the set ends
-/// up empty. With `create`, a missing key starts as an empty set, stored
-/// only if `change` left something in it. `Ok(None)` when the key is
-/// missing and `create` is false.
+/// Runs `change` on the set at `key` (see [`types::update`]).
 fn update_set<R>(
     keyspace: &mut Keyspace,
     key: &Bytes,
@@ -78,33 +76,7 @@ fn update_set<R>(
     create: bool,
     change: impl FnOnce(&mut SetValue) -> R,
 ) -> Result<Option<R>, Reply> {
-    let mut change = Some(change);
-    let outcome = keyspace.modify(key, now_ms, |value| {
-        let set = value.as_set_mut()?;
-        let change = change.take()?;
-        let result = change(set);
-        Some((result, set.is_empty()))
-    });
-    match outcome {
-        Some(Some((result, emptied))) => {
-            if emptied {
-                keyspace.remove(key, now_ms);
-            }
-            Ok(Some(result))
-        }
-        Some(None) => Err(Reply::error(WRONGTYPE)),
-        None => match change.take().filter(|_| create) {
-            None => Ok(None),
-            Some(change) => {
-                let mut set = SetValue::default();
-                let result = change(&mut set);
-                if !set.is_empty() {
-                    keyspace.insert(key.clone(), Entry::new(Value::Set(set)), now_ms);
-                }
-                Ok(Some(result))
-            }
-        },
-    }
+    types::update(keyspace, key, now_ms, create, change).map_err(|_| Reply::error(WRONGTYPE))
 }
 
 fn bulks<'a>(members: impl Iterator<Item = &'a Bytes>) -> Vec<Reply> {

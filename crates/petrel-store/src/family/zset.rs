@@ -31,6 +31,7 @@ use crate::glob::glob_match;
 use crate::keyspace::{parse_i64, Entry, Value};
 use crate::route::{shard_of, Coordinator, ShardOp, ShardReply, Step};
 use crate::table::{flags, CommandSpec, Handler, Route};
+use crate::types;
 use crate::types::list::owned_element;
 use crate::types::zset::{LexBound, LexRange, ScoreRange, ZSetValue};
 use crate::{ExecContext, Keyspace};
@@ -80,20 +81,7 @@ fn with_zset<R>(
     now_ms: u64,
     change: impl FnOnce(&mut ZSetValue) -> R,
 ) -> Result<Option<R>, Reply> {
-    let outcome = keyspace.modify(key, now_ms, |value| match value {
-        Value::ZSet(zset) => Ok((change(zset), zset.is_empty())),
-        _ => Err(Reply::error(WRONGTYPE)),
-    });
-    match outcome {
-        None => Ok(None),
-        Some(Err(reply)) => Err(reply),
-        Some(Ok((result, emptied))) => {
-            if emptied {
-                keyspace.remove(key, now_ms);
-            }
-            Ok(Some(result))
-        }
-    }
+    types::update(keyspace, key, now_ms, false, change).map_err(|_| Reply::error(WRONGTYPE))
 }
 
 fn integer_arg(arg: &[u8]) -> Result<i64, Reply> {
