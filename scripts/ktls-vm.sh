@@ -140,9 +140,14 @@ if [ "$defaults" = yes ]; then
     build_json="$(cargo build -q --locked --workspace --all-targets --message-format=json)" ||
         die "cargo build failed"
     # executable KIND NAME: path of the artifact of that target kind and name.
+    # A bin target's unit-test harness has the same kind and name as the bin
+    # itself; only the profile's "test" flag tells them apart.
     executable() {
+        local harness=false
+        [ "$1" = test ] && harness=true
         printf '%s\n' "$build_json" |
             grep -F "\"kind\":[\"$1\"]" | grep -F "\"name\":\"$2\"" |
+            grep -F "\"test\":$harness" |
             sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1
     }
     for spec in bin:petrel example:ktls_probe example:pipelined_client test:handoff; do
