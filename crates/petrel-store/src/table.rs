@@ -100,6 +100,37 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
+    /// A row as the family files write them: key positions as
+    /// `(first, last, step)`, the group shared by the whole family.
+    #[allow(clippy::too_many_arguments, reason = "one argument per table column")]
+    pub const fn row(
+        group: &'static str,
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        keys: (i32, i32, i32),
+        route: Route,
+        handler: Option<Handler>,
+        summary: &'static str,
+        since: &'static str,
+        arguments: &'static str,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            first_key: keys.0,
+            last_key: keys.1,
+            key_step: keys.2,
+            route,
+            handler,
+            group,
+            summary,
+            since,
+            arguments,
+        }
+    }
+
     pub fn has_flag(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }

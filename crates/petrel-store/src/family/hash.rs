@@ -374,20 +374,18 @@ const fn row(
     since: &'static str,
     arguments: &'static str,
 ) -> CommandSpec {
-    CommandSpec {
+    CommandSpec::row(
+        "hash",
         name,
         arity,
         flags,
-        first_key: 1,
-        last_key: 1,
-        key_step: 1,
-        route: Route::Key,
-        handler: Some(handler),
-        group: "hash",
+        (1, 1, 1),
+        Route::Key,
+        Some(handler),
         summary,
         since,
         arguments,
-    }
+    )
 }
 
 const W: u32 = flags::WRITE;

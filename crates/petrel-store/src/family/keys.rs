@@ -338,20 +338,9 @@ const fn row(
     since: &'static str,
     arguments: &'static str,
 ) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        key_step: keys.2,
-        route,
-        handler,
-        group,
-        summary,
-        since,
-        arguments,
-    }
+    CommandSpec::row(
+        group, name, arity, flags, keys, route, handler, summary, since, arguments,
+    )
 }
 
 const W: u32 = flags::WRITE;

@@ -616,20 +616,18 @@ const fn row(
     since: &'static str,
     arguments: &'static str,
 ) -> CommandSpec {
-    CommandSpec {
+    CommandSpec::row(
+        "string",
         name,
         arity,
         flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        key_step: keys.2,
+        keys,
         route,
-        handler: Some(handler),
-        group: "string",
+        Some(handler),
         summary,
         since,
         arguments,
-    }
+    )
 }
 
 const W: u32 = flags::WRITE;

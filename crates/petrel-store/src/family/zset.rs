@@ -1405,20 +1405,18 @@ const fn row(
     since: &'static str,
     arguments: &'static str,
 ) -> CommandSpec {
-    CommandSpec {
+    CommandSpec::row(
+        "sorted-set",
         name,
         arity,
         flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        key_step: keys.2,
+        keys,
         route,
         handler,
-        group: "sorted-set",
         summary,
         since,
         arguments,
-    }
+    )
 }
 
 const W: u32 = flags::WRITE;
