@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 
 use bytes::BytesMut;
@@ -47,6 +48,8 @@ pub(crate) struct ConnectionSecurity {
     pub role: PeerRole,
     /// Protocol version and cipher suite, for CLIENT LIST.
     pub tls_description: Option<(String, String)>,
+    /// The socket, for CLIENT LIST's `fd=` and to notice a blocked client hang up.
+    pub fd: i32,
 }
 
 /// Applies the database's TLS policy to a new connection: tells TLS from
@@ -63,6 +66,7 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
         .map(|address| address.to_string())
         .unwrap_or_default();
     let peer_text = peer.to_string();
+    let fd = tcp.as_raw_fd();
 
     // One TLS record header at most: a TLS handshake must not read past
     // the records it consumes.
@@ -110,6 +114,7 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
                 mode,
                 role: PeerRole::Client,
                 tls_description: None,
+                fd,
             };
             let mut initial = BytesMut::with_capacity(READ_BUFFER_BYTES);
             initial.extend_from_slice(&first);
@@ -161,6 +166,7 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
                         mode,
                         role,
                         tls_description,
+                        fd,
                     };
                     serve(
                         worker,
@@ -181,6 +187,7 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
                         mode,
                         role,
                         tls_description,
+                        fd,
                     };
                     serve(
                         worker,
@@ -242,6 +249,7 @@ pub(crate) async fn serve<T: Transport>(
     );
     new_session.transport = security.transport.as_str();
     new_session.tls = security.tls_description.clone();
+    new_session.fd = security.fd;
     let session = Rc::new(RefCell::new(new_session));
     worker.sessions.borrow_mut().insert(id, session.clone());
     let _registration = Registration {
@@ -349,6 +357,15 @@ struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.worker.sessions.borrow_mut().remove(&self.id);
+        let session = self.worker.sessions.borrow_mut().remove(&self.id);
+        // A connection that ends while watching keys must not leave them watched.
+        if let Some(session) = session {
+            let mut session = session.borrow_mut();
+            let watched = session.transaction.take_watches();
+            if !watched.is_empty() {
+                self.worker
+                    .unwatch_detached(session.database, crate::pipeline::unwatch_ops(watched));
+            }
+        }
     }
 }

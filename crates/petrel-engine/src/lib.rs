@@ -12,11 +12,13 @@
 //! belong to `petrel-store`. No locks and no shared maps on the data path:
 //! threads share only immutable configuration and a few atomic counters.
 
+mod blocking;
 pub mod config;
 mod connection;
 mod node;
 mod pipeline;
 mod security;
+mod shard_lock;
 mod tls_stream;
 mod transport;
 mod worker;

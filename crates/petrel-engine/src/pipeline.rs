@@ -14,6 +14,8 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use petrel_resp::Reply;
+use petrel_store::family::list::blocking_timeout_ms;
+use petrel_store::family::transaction::{self, ExecPlan, WatchedKey};
 use petrel_store::route::{self, shard_of};
 use petrel_store::session::{self, NodeSnapshot, Outcome, Session, SessionEnv};
 use petrel_store::table::{self, flags, CommandSpec, Route};
@@ -66,6 +68,8 @@ pub(crate) struct Batch<'a> {
     /// Operations waiting to be sent, per shard (empty for this shard).
     remote: Vec<Vec<ShardOp>>,
     remote_pending: bool,
+    /// The EXEC this batch runs the queued commands of, holding their shards.
+    transaction: Option<u64>,
 }
 
 impl<'a> Batch<'a> {
@@ -88,6 +92,7 @@ impl<'a> Batch<'a> {
             command_id: 0,
             remote: (0..shard_count).map(|_| Vec::new()).collect(),
             remote_pending: false,
+            transaction: None,
         }
     }
 
@@ -96,8 +101,12 @@ impl<'a> Batch<'a> {
         let slots_before = self.slots_pushed;
         let control = self.route(args, out).await;
         // CLIENT REPLY OFF/SKIP: connection-level commands decided already;
-        // every other command left exactly one slot, the last.
-        if self.slots_pushed > slots_before && !self.session.borrow_mut().should_reply() {
+        // every other command left exactly one slot, the last. Inside EXEC
+        // the EXEC itself was the command that counted.
+        if self.slots_pushed > slots_before
+            && self.transaction.is_none()
+            && !self.session.borrow_mut().should_reply()
+        {
             if let Some((_, send)) = self.slots.last_mut() {
                 *send = false;
             }
@@ -106,20 +115,42 @@ impl<'a> Batch<'a> {
     }
 
     async fn route(&mut self, args: Vec<Bytes>, out: &mut BytesMut) -> Control {
+        // An EXEC on another thread may hold this shard: nothing runs here until it ends.
+        self.worker.wait_until_free(self.transaction).await;
         let Some((id, spec)) = table::lookup_with_id(&args[0]) else {
+            self.session.borrow_mut().transaction.doom();
             self.ready(table::unknown_command_reply(&args));
             return Control::Continue;
         };
         self.command_id = id;
-        self.count_call();
+        let queueing =
+            self.session.borrow().transaction.in_multi() && !transaction::runs_inside_multi(spec);
+        if !queueing {
+            self.count_call();
+        }
         if let Some(rejection) = self.check(spec, &args) {
             self.worker.stats.borrow_mut().command_stats[self.command_id].rejected_calls += 1;
+            self.session.borrow_mut().transaction.doom();
             self.ready(rejection);
+            return Control::Continue;
+        }
+        if queueing {
+            let reply = self.session.borrow_mut().transaction.queue(spec, args);
+            self.ready(reply);
             return Control::Continue;
         }
         self.session.borrow_mut().last_command = spec.name;
         match spec.route {
-            Route::Connection => return self.connection_command(spec, args, out).await,
+            Route::Transaction => self.transaction_command(spec, args, out).await,
+
+            Route::Connection => {
+                if spec.name == "reset" {
+                    // RESET also discards the MULTI and drops every watch.
+                    self.session.borrow_mut().transaction.discard();
+                    self.unwatch_all().await;
+                }
+                return self.connection_command(spec, args, out).await;
+            }
             Route::Key => {
                 let shard = spec
                     .key_positions(args.len())
@@ -131,9 +162,24 @@ impl<'a> Batch<'a> {
             Route::Coordinated if spec.has_flag(flags::BLOCKING) => {
                 self.flush(out).await;
                 let coordinator =
-                    route::coordinator(spec, args, self.ctx.shard_count, random_u64());
-                let reply = self.drive(coordinator, Vec::new()).await;
-                self.ready(refuse_to_block(spec, reply));
+                    route::coordinator(spec, args.clone(), self.ctx.shard_count, random_u64());
+                let reply = match self.drive(coordinator, Vec::new()).await {
+                    Reply::NilArray if self.transaction.is_some() => {
+                        // Inside EXEC nothing waits: the command answers as if it timed out,
+                        // and BLMOVE as LMOVE would.
+                        if spec.name == "blmove" {
+                            Reply::Nil
+                        } else {
+                            Reply::NilArray
+                        }
+                    }
+                    Reply::NilArray => match self.block(spec, args).await {
+                        Some(reply) => reply,
+                        None => return Control::Close,
+                    },
+                    reply => reply,
+                };
+                self.ready(reply);
             }
             Route::Scatter | Route::Coordinated => match self.single_shard(spec, &args) {
                 Some(shard) if spec.handler.is_some() => self.run_on(shard, spec, args),
@@ -338,8 +384,12 @@ impl<'a> Batch<'a> {
                 if !ops.is_empty() {
                     pending.push((
                         shard,
-                        self.worker
-                            .send_ops(shard, self.database, std::mem::take(ops)),
+                        self.worker.send_ops(
+                            shard,
+                            self.database,
+                            std::mem::take(ops),
+                            self.transaction,
+                        ),
                     ));
                 }
             }
@@ -396,7 +446,10 @@ impl<'a> Batch<'a> {
             match coordinator.step(replies) {
                 Step::Done(reply) => return reply,
                 Step::Dispatch(ops) => {
-                    replies = self.worker.dispatch(self.database, ops, &self.ctx).await
+                    replies = self
+                        .worker
+                        .dispatch(self.database, ops, &self.ctx, self.transaction)
+                        .await
                 }
             }
         }
@@ -409,17 +462,303 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// BLPOP, BRPOP and BLMOVE answer at once when an element is there. Waiting
-/// for a push is not built yet: rather than pretend the timeout passed, say
-/// so, so that a client does not mistake an empty list for a timeout.
-fn refuse_to_block(spec: &'static CommandSpec, reply: Reply) -> Reply {
-    match reply {
-        Reply::NilArray | Reply::Nil => Reply::error_owned(format!(
-            "ERR {} found no element and blocking waits are not supported yet; poll with the non-blocking form",
-            spec.name.to_ascii_uppercase()
-        )),
-        other => other,
+/// MULTI, EXEC, DISCARD, WATCH, UNWATCH, and the blocking wait.
+impl Batch<'_> {
+    async fn transaction_command(
+        &mut self,
+        spec: &'static CommandSpec,
+        args: Vec<Bytes>,
+        out: &mut BytesMut,
+    ) {
+        let reply = match spec.name {
+            "multi" => self.session.borrow_mut().transaction.begin(),
+            "discard" => {
+                let discarded = self.session.borrow_mut().transaction.discard();
+                if discarded {
+                    self.unwatch_all().await;
+                    Reply::ok()
+                } else {
+                    Reply::error(transaction::DISCARD_WITHOUT_MULTI)
+                }
+            }
+            "watch" if self.session.borrow().transaction.in_multi() => {
+                Reply::error(transaction::WATCH_INSIDE_MULTI)
+            }
+            "watch" => {
+                self.flush(out).await;
+                self.watch(&args[1..]).await
+            }
+            "unwatch" => {
+                // Inside EXEC the watches are already spent; they go at its end.
+                if self.transaction.is_none() {
+                    self.unwatch_all().await;
+                }
+                Reply::ok()
+            }
+            "exec" => {
+                self.flush(out).await;
+                self.exec(out).await;
+                return;
+            }
+            other => Reply::error_owned(format!(
+                "ERR internal: '{other}' is not a transaction command"
+            )),
+        };
+        if reply.is_error() {
+            self.worker.stats.borrow_mut().command_stats[self.command_id].failed_calls += 1;
+        }
+        self.ready(reply);
     }
+
+    /// WATCH: asks each key's shard for its token.
+    async fn watch(&mut self, keys: &[Bytes]) -> Reply {
+        let fresh = self.session.borrow().transaction.new_watches(keys);
+        if fresh.is_empty() {
+            return Reply::ok();
+        }
+        let groups = self.group_by_shard(fresh);
+        let ops = groups
+            .iter()
+            .map(|(shard, keys)| (*shard, ShardOp::Watch { keys: keys.clone() }))
+            .collect();
+        let replies = self
+            .worker
+            .dispatch(self.database, ops, &self.ctx, self.transaction)
+            .await;
+        let mut session = self.session.borrow_mut();
+        for ((shard, keys), reply) in groups.into_iter().zip(replies) {
+            let ShardReply::Watched(tokens) = reply else {
+                return Reply::error("ERR shard unavailable");
+            };
+            for (key, token) in keys.into_iter().zip(tokens) {
+                session
+                    .transaction
+                    .watched
+                    .push(WatchedKey { key, shard, token });
+            }
+        }
+        Reply::ok()
+    }
+
+    /// Drops every key this connection watches, on their shards.
+    async fn unwatch_all(&mut self) {
+        let watched = self.session.borrow_mut().transaction.take_watches();
+        if watched.is_empty() {
+            return;
+        }
+        let ops = unwatch_ops(watched);
+        self.worker
+            .dispatch(self.database, ops, &self.ctx, self.transaction)
+            .await;
+    }
+
+    fn group_by_shard(&self, keys: Vec<Bytes>) -> Vec<(usize, Vec<Bytes>)> {
+        group_by_shard(keys.into_iter().map(|key| (self.shard_of(&key), key)))
+    }
+
+    /// EXEC: takes the shards it needs in shard order, checks the watched
+    /// keys, runs the queued commands with no other client in between, and
+    /// encodes the array of their replies into `out`.
+    async fn exec(&mut self, out: &mut BytesMut) {
+        let plan = self.session.borrow_mut().transaction.finish();
+        let queued = match plan {
+            ExecPlan::NotInMulti => {
+                self.worker.stats.borrow_mut().command_stats[self.command_id].failed_calls += 1;
+                self.ready(Reply::error(transaction::EXEC_WITHOUT_MULTI));
+                return;
+            }
+            ExecPlan::Aborted => {
+                self.unwatch_all().await;
+                self.worker.stats.borrow_mut().command_stats[self.command_id].failed_calls += 1;
+                self.ready(Reply::error(transaction::EXEC_ABORTED));
+                return;
+            }
+            ExecPlan::Run(queued) => queued,
+        };
+        let watched = self.session.borrow_mut().transaction.take_watches();
+        let shards =
+            transaction::shards_to_lock(&queued, &watched, self.ctx.shard_id, self.ctx.shard_count);
+        let holder = self.session.borrow().id;
+        let needed = shards.len();
+        let mut held = Vec::with_capacity(needed);
+        for shard in shards {
+            if self.worker.hold_shard(shard, holder).await {
+                held.push(shard);
+            } else {
+                break;
+            }
+        }
+        let send = self.session.borrow_mut().should_reply();
+        let mut scratch = BytesMut::new();
+        let target: &mut BytesMut = if send { out } else { &mut scratch };
+        let protocol = self.session.borrow().protocol;
+        if held.len() < needed {
+            petrel_resp::encode(&Reply::error("ERR shard unavailable"), protocol, target);
+        } else if !self.watches_hold(&watched, holder).await {
+            petrel_resp::encode(&Reply::NilArray, protocol, target);
+        } else {
+            // The queued commands run now, under the held shards, with a fresh clock.
+            let mut inner = Batch::new(
+                self.worker,
+                self.session,
+                self.security,
+                self.database,
+                crate::node::now_ms(),
+            );
+            inner.transaction = Some(holder);
+            target.extend_from_slice(format!("*{}\r\n", queued.len()).as_bytes());
+            for (_, args) in queued {
+                if Box::pin(inner.push(args, target)).await == Control::Close {
+                    break;
+                }
+            }
+            Box::pin(inner.flush(target)).await;
+        }
+        if !watched.is_empty() {
+            let ops = unwatch_ops(watched);
+            self.worker
+                .dispatch(self.database, ops, &self.ctx, Some(holder))
+                .await;
+        }
+        for shard in held.into_iter().rev() {
+            self.worker.free_shard(shard, holder).await;
+        }
+    }
+
+    /// Whether every watched key is unchanged, asked of the shards EXEC holds.
+    async fn watches_hold(&self, watched: &[WatchedKey], holder: u64) -> bool {
+        if watched.is_empty() {
+            return true;
+        }
+        let groups = group_by_shard(
+            watched
+                .iter()
+                .map(|watched| (watched.shard, (watched.key.clone(), watched.token))),
+        );
+        let ops = groups
+            .into_iter()
+            .map(|(shard, keys)| (shard, ShardOp::CheckWatches { keys }))
+            .collect();
+        self.worker
+            .dispatch(self.database, ops, &self.ctx, Some(holder))
+            .await
+            .into_iter()
+            .all(|reply| matches!(reply, ShardReply::Reply(Reply::Integer(1))))
+    }
+
+    /// Parks the client until an element arrives for it, its timeout passes,
+    /// or its peer hangs up (`None`: close the connection).
+    async fn block(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Option<Reply> {
+        let timeout_ms = match blocking_timeout_ms(&args[args.len() - 1]) {
+            Ok(timeout_ms) => timeout_ms,
+            Err(reply) => return Some(reply),
+        };
+        let deadline = timeout_ms.map(|ms| Instant::now() + std::time::Duration::from_millis(ms));
+        let (client, mut served) =
+            crate::blocking::BlockedClient::new(self.database, spec, args, self.ctx.shard_count);
+        let groups = client.keys_by_shard();
+        for (shard, keys) in &groups {
+            self.worker
+                .park_on(*shard, client.clone(), keys.clone())
+                .await;
+        }
+        let fd = self.session.borrow().fd;
+        let outcome = loop {
+            let wait = deadline
+                .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or(BLOCKED_PEER_CHECK_INTERVAL)
+                .min(BLOCKED_PEER_CHECK_INTERVAL);
+            if let Ok(result) = monoio::time::timeout(wait, &mut served).await {
+                break result.ok();
+            }
+            let timed_out = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+            let hung_up = fd >= 0 && petrel_ktls::peer_hung_up(fd).unwrap_or(true);
+            if (timed_out || hung_up) && client.claim() {
+                break if hung_up {
+                    None
+                } else {
+                    Some(crate::blocking::Served::Reply(Reply::NilArray))
+                };
+            }
+            // Claimed by a shard: its answer is on the way.
+        };
+        for (shard, keys) in groups {
+            self.worker.unpark_on(shard, client.clone(), keys).await;
+        }
+        match outcome? {
+            crate::blocking::Served::Reply(reply) => Some(reply),
+            crate::blocking::Served::Popped(element) => {
+                Some(self.push_moved(&client, element).await)
+            }
+        }
+    }
+
+    /// BLMOVE across shards: the source's shard popped `element`; push it.
+    async fn push_moved(&self, client: &crate::blocking::BlockedClient, element: Bytes) -> Reply {
+        let to_left = client.args[4].eq_ignore_ascii_case(b"left");
+        let (name, word): (&[u8], &'static [u8]) = if to_left {
+            (b"lpush", b"LPUSH")
+        } else {
+            (b"rpush", b"RPUSH")
+        };
+        let Some(push) = table::lookup(name) else {
+            return Reply::error("ERR internal: no LPUSH/RPUSH in the table");
+        };
+        let destination = client.args[2].clone();
+        let op = ShardOp::Command {
+            spec: push,
+            args: vec![
+                Bytes::from_static(word),
+                destination.clone(),
+                element.clone(),
+            ],
+        };
+        let shard = self.shard_of(&destination);
+        let mut replies = self
+            .worker
+            .dispatch(
+                self.database,
+                vec![(shard, op)],
+                &self.ctx,
+                self.transaction,
+            )
+            .await;
+        match replies.pop() {
+            Some(ShardReply::Reply(reply)) if reply.is_error() => reply,
+            Some(ShardReply::Reply(_)) => Reply::Bulk(element),
+            _ => Reply::error("ERR shard unavailable"),
+        }
+    }
+}
+
+/// How often a blocked client's socket is checked for a hang-up.
+const BLOCKED_PEER_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Items grouped by shard, groups in order of first appearance, each
+/// group's items in their original order.
+pub(crate) fn group_by_shard<T>(
+    items: impl IntoIterator<Item = (usize, T)>,
+) -> Vec<(usize, Vec<T>)> {
+    let mut groups: Vec<(usize, Vec<T>)> = Vec::new();
+    for (shard, item) in items {
+        match groups.iter_mut().find(|(owner, _)| *owner == shard) {
+            Some((_, group)) => group.push(item),
+            None => groups.push((shard, vec![item])),
+        }
+    }
+    groups
+}
+
+/// One UNWATCH operation per shard for `watched`.
+pub(crate) fn unwatch_ops(watched: Vec<WatchedKey>) -> Vec<(usize, ShardOp)> {
+    group_by_shard(
+        watched
+            .into_iter()
+            .map(|watched| (watched.shard, watched.key)),
+    )
+    .into_iter()
+    .map(|(shard, keys)| (shard, ShardOp::Unwatch { keys }))
+    .collect()
 }
 
 fn take_reply(replies: &mut [Vec<Option<ShardReply>>], shard: usize, index: usize) -> ShardReply {

@@ -2,8 +2,8 @@
 //! connections, its inbox of messages from other shards, and the active
 //! expiry cycle.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -16,7 +16,9 @@ use petrel_store::session::{self, CommandStat, DatabaseShardStats, Session, Thre
 use petrel_store::{ExecContext, Shard, ShardOp, ShardReply};
 use tracing::{debug, error, warn};
 
+use crate::blocking::BlockedClient;
 use crate::node::{now_ms, Shared, StartError};
+use crate::shard_lock::ShardLock;
 
 /// How often the active expiry cycle runs, and how many keys it may delete
 /// per database per run before yielding; a backlog makes it run again soon.
@@ -28,14 +30,34 @@ const EXPIRY_KEYS_PER_RUN_MAX: usize = 2000;
 #[derive(Debug)]
 pub(crate) enum Message {
     /// Run these operations, in order, on this shard's part of `database`.
+    /// `transaction` names the EXEC they belong to, if any: only its
+    /// operations run while it holds the shard.
     Ops {
         database: usize,
         ops: Vec<ShardOp>,
         reply: oneshot::Sender<Vec<ShardReply>>,
+        transaction: Option<u64>,
     },
     /// Report this thread's counters and connections.
     Snapshot {
         reply: oneshot::Sender<ThreadSnapshot>,
+    },
+    /// Hold this shard for `transaction`, answering once it is held.
+    Lock {
+        transaction: u64,
+        granted: oneshot::Sender<()>,
+    },
+    /// `transaction` is done with this shard.
+    Unlock { transaction: u64 },
+    /// Park a blocked client on some of its keys that live on this shard.
+    Block {
+        client: Arc<BlockedClient>,
+        keys: Vec<bytes::Bytes>,
+    },
+    /// The blocked client is done (served elsewhere, timed out, gone).
+    Unblock {
+        client: Arc<BlockedClient>,
+        keys: Vec<bytes::Bytes>,
     },
 }
 
@@ -52,6 +74,9 @@ pub(crate) struct ThreadStats {
     pub command_stats: Vec<CommandStat>,
 }
 
+/// Per (database, key): the clients blocked on it, oldest first.
+pub(crate) type BlockedQueues = HashMap<(usize, bytes::Bytes), VecDeque<Arc<BlockedClient>>>;
+
 pub(crate) struct Worker {
     pub shard_id: usize,
     pub shared: Arc<Shared>,
@@ -59,6 +84,12 @@ pub(crate) struct Worker {
     pub stats: RefCell<ThreadStats>,
     /// This thread's connections, for CLIENT LIST.
     pub sessions: RefCell<HashMap<u64, Rc<RefCell<Session>>>>,
+    pub lock: RefCell<ShardLock>,
+    /// Clients blocked on keys of this shard, per (database, key), in arrival order.
+    pub blocked: RefCell<BlockedQueues>,
+    /// Keys written while clients wait on them, to serve once the write is done.
+    pub ready_keys: RefCell<VecDeque<(usize, bytes::Bytes)>>,
+    pub serving_blocked: Cell<bool>,
 }
 
 impl ThreadStats {
@@ -84,10 +115,58 @@ impl Worker {
         }
     }
 
+    /// Runs one message from another thread, or keeps it for later when a
+    /// transaction holds this shard.
+    pub fn handle_message(&self, message: Message) {
+        match message {
+            Message::Ops {
+                database,
+                ops,
+                reply,
+                transaction,
+            } => {
+                if self.held_against(transaction) {
+                    self.lock.borrow_mut().deferred.push_back(Message::Ops {
+                        database,
+                        ops,
+                        reply,
+                        transaction,
+                    });
+                    return;
+                }
+                let ctx = self.context(now_ms());
+                let replies = ops
+                    .into_iter()
+                    .map(|op| self.apply(database, op, &ctx))
+                    .collect();
+                let _ = reply.send(replies);
+            }
+            Message::Snapshot { reply } => {
+                let _ = reply.send(self.snapshot(now_ms()));
+            }
+            Message::Lock {
+                transaction,
+                granted,
+            } => self.grant_or_queue(transaction, granted),
+            Message::Unlock { transaction } => self.release(transaction),
+            message @ (Message::Block { .. } | Message::Unblock { .. })
+                if self.held_against(None) =>
+            {
+                self.lock.borrow_mut().deferred.push_back(message);
+            }
+            Message::Block { client, keys } => self.park(client, keys),
+            Message::Unblock { client, keys } => self.unpark(&client, &keys),
+        }
+    }
+
     /// Runs one shard operation on this thread's shard.
     pub fn apply(&self, database: usize, op: ShardOp, ctx: &ExecContext) -> ShardReply {
+        let written = self.keys_with_waiters(database, &op);
         let reply = self.shard.borrow_mut().apply(database, op, ctx);
         self.publish_memory(database);
+        if let Some(keys) = written {
+            self.keys_written(database, keys);
+        }
         reply
     }
 
@@ -102,11 +181,18 @@ impl Worker {
         let reply = self.shard.borrow_mut().execute(database, spec, args, ctx);
         if spec.has_flag(petrel_store::table::flags::WRITE) {
             self.publish_memory(database);
+            if !self.blocked.borrow().is_empty() {
+                let keys = spec
+                    .key_positions(args.len())
+                    .map(|i| args[i].clone())
+                    .collect();
+                self.keys_written(database, keys);
+            }
         }
         reply
     }
 
-    fn publish_memory(&self, database: usize) {
+    pub fn publish_memory(&self, database: usize) {
         let used = self.shard.borrow().databases[database].used_memory_bytes() as u64;
         self.shared.memory_bytes[database][self.shard_id].store(used, Ordering::Relaxed);
     }
@@ -118,7 +204,11 @@ impl Worker {
         database: usize,
         ops: Vec<(usize, ShardOp)>,
         ctx: &ExecContext,
+        transaction: Option<u64>,
     ) -> Vec<ShardReply> {
+        if ops.iter().any(|(shard, _)| *shard == self.shard_id) {
+            self.wait_until_free(transaction).await;
+        }
         let mut replies: Vec<Option<ShardReply>> = Vec::with_capacity(ops.len());
         let mut remote: HashMap<usize, (Vec<usize>, Vec<ShardOp>)> = HashMap::new();
         for (index, (shard, op)) in ops.into_iter().enumerate() {
@@ -133,7 +223,10 @@ impl Worker {
         }
         let mut pending = Vec::new();
         for (shard, (indexes, shard_ops)) in remote {
-            pending.push((indexes, self.send_ops(shard, database, shard_ops)));
+            pending.push((
+                indexes,
+                self.send_ops(shard, database, shard_ops, transaction),
+            ));
         }
         for (indexes, receiver) in pending {
             let shard_replies = receiver.await;
@@ -158,6 +251,7 @@ impl Worker {
         shard: usize,
         database: usize,
         ops: Vec<ShardOp>,
+        transaction: Option<u64>,
     ) -> impl std::future::Future<Output = Vec<ShardReply>> + 'static {
         let (reply, receiver) = oneshot::channel();
         let count = ops.len();
@@ -168,6 +262,7 @@ impl Worker {
                     database,
                     ops,
                     reply,
+                    transaction,
                 })
                 .await
                 .is_err()
@@ -298,6 +393,10 @@ async fn serve(
         shard: RefCell::new(Shard::new(shared.config.databases.len())),
         stats: RefCell::new(ThreadStats::new()),
         sessions: RefCell::new(HashMap::new()),
+        lock: RefCell::new(ShardLock::default()),
+        blocked: RefCell::new(HashMap::new()),
+        ready_keys: RefCell::new(VecDeque::new()),
+        serving_blocked: Cell::new(false),
         shared,
     });
 
@@ -328,23 +427,7 @@ async fn serve(
     drop(ready);
 
     while let Ok(message) = inbox.recv_async().await {
-        match message {
-            Message::Ops {
-                database,
-                ops,
-                reply,
-            } => {
-                let ctx = worker.context(now_ms());
-                let replies = ops
-                    .into_iter()
-                    .map(|op| worker.apply(database, op, &ctx))
-                    .collect();
-                let _ = reply.send(replies);
-            }
-            Message::Snapshot { reply } => {
-                let _ = reply.send(worker.snapshot(now_ms()));
-            }
-        }
+        worker.handle_message(message);
     }
 }
 
@@ -377,7 +460,12 @@ async fn expiry_loop(worker: Rc<Worker>) {
         let started = Instant::now();
         let now = now_ms();
         let mut backlog = false;
-        let database_count = worker.shared.config.databases.len();
+        // A transaction holding the shard must see no key vanish under it.
+        let database_count = if worker.held_against(None) {
+            0
+        } else {
+            worker.shared.config.databases.len()
+        };
         for database in 0..database_count {
             let deleted = worker.shard.borrow_mut().databases[database]
                 .expire_due(now, EXPIRY_KEYS_PER_RUN_MAX);

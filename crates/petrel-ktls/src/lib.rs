@@ -64,6 +64,10 @@
 //! }
 //! ```
 //!
+//! It also answers [`peer_hung_up`], a `TCP_INFO` query the engine needs on
+//! the same raw descriptors, so that all of the data plane's `unsafe` stays
+//! in this crate.
+//!
 //! What this crate must not do: decide policy (fallback to userspace TLS,
 //! counting reasons, closing connections are the engine's), know any async
 //! runtime, or log key material. All `unsafe` code is in `sys`, each block with
@@ -111,6 +115,18 @@ pub use crate::record::{
     CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE, HANDSHAKE_KEY_UPDATE,
     HANDSHAKE_NEW_SESSION_TICKET,
 };
+
+/// Whether the peer of a TCP socket has closed its side (FIN or reset),
+/// without reading anything: a server that is not reading (a client blocked
+/// in BLPOP) learns this way that nobody waits for the answer any more.
+pub fn peer_hung_up(fd: RawFd) -> io::Result<bool> {
+    // Linux's TCP states (include/net/tcp_states.h).
+    const TCP_CLOSE: u8 = 7;
+    const TCP_CLOSE_WAIT: u8 = 8;
+    const TCP_LAST_ACK: u8 = 9;
+    let state = sys::tcp_state(fd)?;
+    Ok(matches!(state, TCP_CLOSE | TCP_CLOSE_WAIT | TCP_LAST_ACK))
+}
 
 /// Why a connection cannot move to kernel TLS.
 #[derive(Debug, thiserror::Error)]

@@ -190,3 +190,25 @@ fn check(rc: c_int) -> io::Result<c_int> {
 fn check_size(rc: isize) -> io::Result<usize> {
     usize::try_from(rc).map_err(|_| io::Error::last_os_error())
 }
+
+/// The TCP state of a connected socket (`tcpi_state` of `TCP_INFO`).
+pub(crate) fn tcp_state(fd: RawFd) -> io::Result<u8> {
+    // SAFETY: tcp_info is plain old data; all-zero is a valid value.
+    let mut info: libc::tcp_info = unsafe { zeroed() };
+    let mut len = size_of::<libc::tcp_info>() as socklen_t;
+    // SAFETY: optval points to a live tcp_info of `len` bytes and optlen to
+    // its size; the kernel writes at most `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(info.tcpi_state)
+}

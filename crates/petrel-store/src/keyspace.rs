@@ -24,8 +24,17 @@
 //!   the tick's time slice (e.g. a quarter of the tick) is not used up.
 //!   [`Keyspace::next_deadline_ms`] tells when the next key falls due, so an
 //!   idle shard can sleep until then instead of polling.
+//!
+//! # Watched keys
+//!
+//! WATCH asks the shard for a [`WatchToken`] per key; the shard calls
+//! [`Keyspace::touch`] for every key a write command changed, and expiry and
+//! [`Keyspace::clear`] touch the keys they remove. A token stays valid while
+//! its key was not touched and, if the key existed when watched, has not
+//! expired since (Redis 7.0's rule). Only watched keys are tracked, so a
+//! keyspace nobody watches pays one `is_empty` check per write.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -335,6 +344,24 @@ pub struct Keyspace {
     deadlines: BTreeSet<(u64, Bytes)>,
     used_memory_bytes: usize,
     expired_keys_total: u64,
+    /// Keys some connection watches: their version and how many watch them.
+    watched: HashMap<Bytes, WatchSlot>,
+    /// Source of versions; bumped on every touch of a watched key.
+    watch_clock: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct WatchSlot {
+    version: u64,
+    watchers: u32,
+}
+
+/// What WATCH remembers of a key, to tell at EXEC whether it changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchToken {
+    pub version: u64,
+    /// The key was live when watched: its expiry since then counts as a change.
+    pub existed: bool,
 }
 
 fn entry_cost(key: &[u8], entry: &Entry) -> usize {
@@ -481,8 +508,66 @@ impl Keyspace {
         true
     }
 
+    /// Starts watching `key` for one more connection.
+    pub fn watch(&mut self, key: &Bytes, now_ms: u64) -> WatchToken {
+        let existed = self.peek(key, now_ms).is_some();
+        let clock = self.watch_clock;
+        let slot = self.watched.entry(key.clone()).or_insert(WatchSlot {
+            version: clock,
+            watchers: 0,
+        });
+        slot.watchers += 1;
+        WatchToken {
+            version: slot.version,
+            existed,
+        }
+    }
+
+    /// Stops one connection's watch of `key`.
+    pub fn unwatch(&mut self, key: &[u8]) {
+        if let Some(slot) = self.watched.get_mut(key) {
+            slot.watchers = slot.watchers.saturating_sub(1);
+            if slot.watchers == 0 {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// Whether `key` is unchanged since WATCH gave `token`.
+    pub fn watch_holds(&self, key: &[u8], token: WatchToken, now_ms: u64) -> bool {
+        let untouched = self
+            .watched
+            .get(key)
+            .is_some_and(|slot| slot.version == token.version);
+        untouched && !(token.existed && self.peek(key, now_ms).is_none())
+    }
+
+    /// Records that a command changed `key`, for the connections watching it.
+    pub fn touch(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(slot) = self.watched.get_mut(key) {
+            self.watch_clock += 1;
+            slot.version = self.watch_clock;
+        }
+    }
+
+    /// Whether any connection watches a key here.
+    pub fn has_watchers(&self) -> bool {
+        !self.watched.is_empty()
+    }
+
+    fn touch_all_watched(&mut self) {
+        for slot in self.watched.values_mut() {
+            self.watch_clock += 1;
+            slot.version = self.watch_clock;
+        }
+    }
+
     /// Removes every key.
     pub fn clear(&mut self) {
+        self.touch_all_watched();
         self.entries = KeyMap::default();
         self.deadlines.clear();
         self.used_memory_bytes = 0;
@@ -562,6 +647,7 @@ impl Keyspace {
         if let Some((stored_key, entry)) = self.entries.swap_remove_index(index) {
             self.forget(&stored_key, &entry);
             self.expired_keys_total += 1;
+            self.touch(&stored_key);
         }
         None
     }
@@ -570,6 +656,7 @@ impl Keyspace {
         if let Some((stored_key, entry)) = self.entries.swap_remove_entry(key) {
             self.forget(&stored_key, &entry);
             self.expired_keys_total += 1;
+            self.touch(&stored_key);
         }
     }
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use petrel_resp::Reply;
 
 use crate::glob::glob_match;
-use crate::keyspace::{Entry, Keyspace};
+use crate::keyspace::{Entry, Keyspace, WatchToken};
 use crate::table::{self, CommandSpec};
 use crate::ExecContext;
 
@@ -68,6 +68,13 @@ pub enum ShardOp {
     },
     /// A random live key of this shard.
     RandomKey { random: u64 },
+    /// WATCH these keys (all on this shard); answers [`ShardReply::Watched`].
+    Watch { keys: Vec<Bytes> },
+    /// Drop one connection's watch of these keys; answers OK.
+    Unwatch { keys: Vec<Bytes> },
+    /// Whether every key is unchanged since its token was given; answers
+    /// integer 1 (unchanged) or 0.
+    CheckWatches { keys: Vec<(Bytes, WatchToken)> },
 }
 
 #[derive(Debug)]
@@ -76,6 +83,7 @@ pub enum ShardReply {
     Entry(Option<Entry>),
     Scan { cursor: u64, keys: Vec<Bytes> },
     Key(Option<Bytes>),
+    Watched(Vec<WatchToken>),
 }
 
 impl ShardReply {
@@ -103,11 +111,19 @@ pub trait Coordinator: Send {
 pub fn apply(keyspace: &mut Keyspace, op: ShardOp, ctx: &ExecContext) -> ShardReply {
     match op {
         ShardOp::Command { spec, args } => match spec.handler {
-            Some(handler) => ShardReply::Reply(handler(keyspace, &args, ctx)),
+            Some(handler) => {
+                let reply = handler(keyspace, &args, ctx);
+                crate::touch_written_keys(keyspace, spec, &args, &reply);
+                ShardReply::Reply(reply)
+            }
             None => ShardReply::Reply(Reply::error("ERR internal: command has no shard handler")),
         },
-        ShardOp::Take { key } => ShardReply::Entry(keyspace.remove(&key, ctx.now_ms)),
+        ShardOp::Take { key } => {
+            keyspace.touch(&key);
+            ShardReply::Entry(keyspace.remove(&key, ctx.now_ms))
+        }
         ShardOp::Put { key, entry } => {
+            keyspace.touch(&key);
             keyspace.insert(key, entry, ctx.now_ms);
             ShardReply::Reply(Reply::ok())
         }
@@ -115,9 +131,27 @@ pub fn apply(keyspace: &mut Keyspace, op: ShardOp, ctx: &ExecContext) -> ShardRe
             if keyspace.contains(&key, ctx.now_ms) {
                 ShardReply::Entry(Some(entry))
             } else {
+                keyspace.touch(&key);
                 keyspace.insert(key, entry, ctx.now_ms);
                 ShardReply::Entry(None)
             }
+        }
+        ShardOp::Watch { keys } => ShardReply::Watched(
+            keys.iter()
+                .map(|key| keyspace.watch(key, ctx.now_ms))
+                .collect(),
+        ),
+        ShardOp::Unwatch { keys } => {
+            for key in &keys {
+                keyspace.unwatch(key);
+            }
+            ShardReply::Reply(Reply::ok())
+        }
+        ShardOp::CheckWatches { keys } => {
+            let holds = keys
+                .iter()
+                .all(|(key, token)| keyspace.watch_holds(key, *token, ctx.now_ms));
+            ShardReply::Reply(Reply::Integer(holds as i64))
         }
         ShardOp::Scan {
             cursor,

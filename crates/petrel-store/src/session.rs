@@ -60,6 +60,8 @@ pub struct Session {
     pub transport: &'static str,
     /// Negotiated TLS protocol version and cipher suite, if any.
     pub tls: Option<(String, String)>,
+    /// MULTI's queue and the keys WATCH watches.
+    pub transaction: crate::family::transaction::Transaction,
 }
 
 impl Session {
@@ -93,6 +95,7 @@ impl Session {
             replies_to_skip: 0,
             transport: "plain",
             tls: None,
+            transaction: Default::default(),
         }
     }
 
@@ -333,6 +336,9 @@ pub fn finish_gather(
 /// and output buffers, pub/sub, MULTI) read as an idle client's would.
 pub fn client_list_line(session: &Session, now_ms: u64) -> String {
     let mut flags = String::new();
+    if session.transaction.in_multi() {
+        flags.push('x');
+    }
     if session.no_evict {
         flags.push('e');
     }
@@ -353,11 +359,15 @@ pub fn client_list_line(session: &Session, now_ms: u64) -> String {
     };
     format!(
         "id={id} addr={addr} laddr={laddr} fd={fd} name={name} age={age} idle={idle} \
-         flags={flags} db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 \
+         flags={flags} db=0 sub=0 psub=0 ssub=0 multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 \
          multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} \
          user=default redir=-1 resp={resp} lib-name={lib_name} lib-ver={lib_version} \
          transport={transport} tls-version={tls_version} tls-cipher={tls_cipher}",
         transport = session.transport,
+        multi = session
+            .transaction
+            .queued_count()
+            .map_or(-1, |count| count as i64),
         id = session.id,
         addr = session.peer_address,
         laddr = session.local_address,

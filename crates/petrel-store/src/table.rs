@@ -70,6 +70,9 @@ pub enum Route {
     /// engine runs everything before it in the pipeline first, then drives
     /// the coordinator to completion.
     Coordinated,
+    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH: the engine runs them with
+    /// [`crate::family::transaction`]'s decisions.
+    Transaction,
 }
 
 /// One row of the command table.

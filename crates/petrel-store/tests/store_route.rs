@@ -65,7 +65,9 @@ impl Node {
                 let coordinator = route::coordinator(spec, args, SHARDS, 0x5eed);
                 self.drive(coordinator)
             }
-            Route::Connection => panic!("{parts:?} is not a keyspace command"),
+            Route::Connection | Route::Transaction => {
+                panic!("{parts:?} is not a keyspace command")
+            }
         }
     }
 

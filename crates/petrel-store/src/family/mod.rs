@@ -8,6 +8,7 @@ pub mod replication;
 pub mod server;
 pub mod set;
 pub mod string;
+pub mod transaction;
 pub mod zset;
 
 use crate::table::CommandSpec;
@@ -22,5 +23,6 @@ pub const ALL: &[&[CommandSpec]] = &[
     server::COMMANDS,
     set::COMMANDS,
     string::COMMANDS,
+    transaction::COMMANDS,
     zset::COMMANDS,
 ];
