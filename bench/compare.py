@@ -39,7 +39,7 @@ PERCENTILES = "50,75,90,95,99,99.5,99.9,99.95,99.99"
 class Scenario:
     def __init__(self, sid, title, tls=False, client_auth=False, pipeline=1, data_size=32,
                  ratio="1:10", keys=100000, reconnect=None, idle_connections=0, metric="ops",
-                 plain_twin=None, target=None):
+                 plain_twin=None, target=None, commands=None, fill_command=None, key_prefix=None):
         self.sid = sid
         self.title = title
         self.tls = tls
@@ -53,6 +53,12 @@ class Scenario:
         self.metric = metric  # "ops", "kbs" or "handshakes"
         self.plain_twin = plain_twin  # the plaintext scenario TLS is compared with
         self.target = target  # (minimum Petrel/Redis ratio, text)
+        # petrel-bench --command runs: [(command with __key__/__data__, ratio)],
+        # each on random keys, instead of SET:GET; the fill runs fill_command
+        # once per key.
+        self.commands = commands
+        self.fill_command = fill_command
+        self.key_prefix = key_prefix  # --key-prefix; "" makes __key__ a bare number
 
 
 SCENARIOS = [
@@ -72,6 +78,19 @@ SCENARIOS = [
              metric="handshakes", target=(1.0, ">= Redis handshakes/s")),
     Scenario("f", "(f) 1,000 TLS connections: 950 idle (1 req/s each), 50 busy", tls=True,
              idle_connections=950),
+    # The data types, plain, pipeline 1, 50 clients, 32 B values, random keys.
+    Scenario("hash", "(g) hashes: HSET:HGET 1:10 on 100,000 hashes",
+             commands=[("HSET h:__key__ f __data__", 1), ("HGET h:__key__ f", 10)],
+             fill_command="HSET h:__key__ f __data__"),
+    Scenario("list", "(h) lists: LPUSH:LPOP 1:1 on 10,000 lists", keys=10000,
+             commands=[("LPUSH l:__key__ __data__", 1), ("LPOP l:__key__", 1)],
+             fill_command="LPUSH l:__key__ __data__"),
+    # One leaderboard of 100,000 members (score n, member n); ZRANGE reads the
+    # ten members from a random score up, so both are O(log n) in Redis.
+    Scenario("zset", "(i) sorted set: ZADD:ZRANGE 1:10, one set of 100,000 members",
+             commands=[("ZADD board __key__ __key__", 1),
+                       ("ZRANGE board __key__ +inf BYSCORE LIMIT 0 10", 10)],
+             fill_command="ZADD board __key__ __key__", key_prefix=""),
 ]
 
 
@@ -233,6 +252,8 @@ class Bench:
         argv = ["taskset", "-c", self.args.client_cores, self.args.petrel_bench,
                 "-s", "127.0.0.1", "-p", str(port), "-t", str(self.args.threads), "-d", str(scenario.data_size),
                 "--key-maximum", str(scenario.keys - 1), "--hide-histogram"]
+        if scenario.key_prefix is not None:
+            argv += ["--key-prefix", scenario.key_prefix]
         if scenario.tls:
             argv += ["--tls", "--cacert", self.cert("ca.pem")]
             if scenario.client_auth:
@@ -254,13 +275,22 @@ class Bench:
 
     def fill(self, scenario, port):
         """SETs every key once (each client its own slice), so GETs hit."""
-        argv = self.bench_argv(scenario, port, ["-c", "50", "--ratio", "1:0", "--key-pattern", "P:P",
-                                                "-n", "allkeys", "--pipeline", "16"])
+        if scenario.fill_command:
+            workload = ["--command", scenario.fill_command, "--command-key-pattern", "P"]
+        else:
+            workload = ["--ratio", "1:0", "--key-pattern", "P:P"]
+        argv = self.bench_argv(scenario, port, ["-c", "50", *workload, "-n", "allkeys", "--pipeline", "16"])
         _, error = self.run_bench(argv)
         return error
 
     def measure(self, scenario, port):
-        extra = ["-c", "50", "--pipeline", str(scenario.pipeline), "--ratio", scenario.ratio,
+        if scenario.commands:
+            workload = []
+            for command, ratio in scenario.commands:
+                workload += ["--command", command, "--command-ratio", str(ratio), "--command-key-pattern", "R"]
+        else:
+            workload = ["--ratio", scenario.ratio]
+        extra = ["-c", "50", "--pipeline", str(scenario.pipeline), *workload,
                  "--test-time", str(self.args.duration), "--print-percentiles", PERCENTILES]
         if scenario.reconnect:
             extra += ["--reconnect-interval", str(scenario.reconnect)]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Petrel (one data core) against Redis 7 (one core), plain and TLS, measured
+# Petrel (one data core) against Redis 7 (one core), plain and TLS, and the
+# hash, list and sorted-set commands (petrel-bench --command), measured
 # with petrel-bench on the other core; see bench/README.md.
 #
 # Checks the tools, builds petrel-bench and petrel in release mode when they
@@ -14,7 +15,7 @@
 #   SYSTEMS=petrel,redis          add petrel-ktls-off for a ktls = "off" column
 #   BENCH_THREADS=1               petrel-bench threads (50 clients each)
 #   ROUNDS=3 DURATION=5           rounds per system, seconds per round
-#   SCENARIOS=a,b,b-auth,c,c-tls,d,d-tls,e,f
+#   SCENARIOS=a,b,b-auth,c,c-tls,d,d-tls,e,f,hash,list,zset
 #   PETREL_BIN=target/release/petrel PETREL_BENCH=target/release/petrel-bench
 #   REDIS_SERVER=redis-server PORT_BASE=7400 OUT_DIR=bench/results LABEL=
 #   PETREL_KTLS=auto|required|off (written as [node.tls] ktls when set)

@@ -708,6 +708,16 @@ pub fn query_error(connection: &mut redis::Connection, args: &[&str]) -> String 
     }
 }
 
+/// A key `prefix:n` that Petrel's shard `shard` of `shard_count` owns (the
+/// routing of `petrel_store::route::shard_of`), for tests that need keys on
+/// different shards; on redis-server any key works the same.
+pub fn key_on_shard(prefix: &str, shard: usize, shard_count: usize) -> String {
+    (0..)
+        .map(|n| format!("{prefix}:{n}"))
+        .find(|key| petrel_store::route::shard_of(key.as_bytes(), shard_count) == shard)
+        .unwrap_or_else(|| unreachable!("every shard owns some key"))
+}
+
 /// Polls `condition` every 20 ms until it holds; panics naming `what` after `timeout`.
 pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;

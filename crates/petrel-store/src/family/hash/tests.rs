@@ -510,3 +510,150 @@ fn binary_safe() {
     let get = [Bytes::from_static(b"HGET"), Bytes::from_static(b"h"), field];
     assert_eq!(db.run_args(&get), Reply::Bulk(value));
 }
+
+/// HINCRBY at the edges of i64: reaching either extreme is fine, one step
+/// past it is the overflow error with the field unchanged, an increment
+/// outside i64 or in a form Redis does not read as an integer is refused,
+/// and a stored value in such a form is "not an integer".
+#[test]
+fn hincrby_at_the_edges_of_i64() {
+    let mut db = Db::new();
+    let overflow = "ERR increment or decrement would overflow";
+    assert_eq!(
+        db.run(&["HINCRBY", "h", "a", "9223372036854775807"]),
+        int(i64::MAX)
+    );
+    assert_eq!(db.run(&["HINCRBY", "h", "a", "1"]), err(overflow));
+    assert_eq!(
+        db.run(&["HINCRBY", "h", "a", "-9223372036854775808"]),
+        int(-1)
+    );
+    assert_eq!(
+        db.run(&["HINCRBY", "h", "b", "-9223372036854775808"]),
+        int(i64::MIN)
+    );
+    assert_eq!(db.run(&["HINCRBY", "h", "b", "-1"]), err(overflow));
+    assert_eq!(db.run(&["HGET", "h", "b"]), bulk("-9223372036854775808"));
+    assert_eq!(
+        db.run(&["HINCRBY", "h", "b", "9223372036854775807"]),
+        int(-1)
+    );
+    for increment in [
+        "9223372036854775808",
+        "-9223372036854775809",
+        "+1",
+        "01",
+        "-0",
+        " 1",
+        "",
+    ] {
+        assert_eq!(
+            db.run(&["HINCRBY", "h", "c", increment]),
+            err(NOT_INTEGER),
+            "{increment:?}"
+        );
+    }
+    assert_eq!(db.run(&["HEXISTS", "h", "c"]), int(0));
+    assert_eq!(db.run(&["HINCRBY", "h", "c", "0"]), int(0));
+    assert_eq!(
+        db.run(&["HGET", "h", "c"]),
+        bulk("0"),
+        "an increment of 0 creates"
+    );
+    for stored in ["", "01", "-0", "18446744073709551616", "1e3"] {
+        db.run(&["HSET", "h", "e", stored]);
+        assert_eq!(
+            db.run(&["HINCRBY", "h", "e", "1"]),
+            err("ERR hash value is not an integer"),
+            "{stored:?}"
+        );
+        assert_eq!(db.run(&["HGET", "h", "e"]), bulk(stored));
+    }
+}
+
+/// HINCRBYFLOAT with Redis's long double: exponents and hexadecimal in the
+/// increment and in the stored value, 80-bit precision (1e20 + 1 is still
+/// 1e20), digits beyond it rounded to 17 significant ones, a result as
+/// large as 1e308 * 2 printed in full, and every infinity or NaN refused
+/// with the text for where it came from, before any key is created.
+#[test]
+fn hincrbyfloat_edges() {
+    let mut db = Db::new();
+    assert_eq!(
+        db.run(&["HINCRBYFLOAT", "h", "f", "1e20"]),
+        bulk("100000000000000000000")
+    );
+    assert_eq!(
+        db.run(&["HINCRBYFLOAT", "h", "f", "1"]),
+        bulk("100000000000000000000")
+    );
+    assert_eq!(db.run(&["HINCRBYFLOAT", "h", "g", "5.0e3"]), bulk("5000"));
+    assert_eq!(db.run(&["HINCRBYFLOAT", "h", "g", "-5000"]), bulk("0"));
+    assert_eq!(db.run(&["HINCRBYFLOAT", "h", "g", "0x10"]), bulk("16"));
+    assert_eq!(
+        db.run(&["HINCRBYFLOAT", "h", "g", "1e-400"]),
+        bulk("16"),
+        "an underflowing increment is 0, not an error"
+    );
+    assert_eq!(
+        db.run(&["HINCRBYFLOAT", "h", "g", "1.5e-10"]),
+        bulk("16.00000000015")
+    );
+    assert_eq!(
+        db.run(&["HINCRBYFLOAT", "h", "j", "1.23456789012345678901234567890"]),
+        bulk("1.23456789012345679")
+    );
+    assert_eq!(
+        db.run(&["HINCRBYFLOAT", "h", "k", "12345678901234567890123"]),
+        bulk("12345678901234567889920")
+    );
+    assert_eq!(
+        db.run(&["HINCRBYFLOAT", "h", "k", "-12345678901234567890123"]),
+        bulk("0")
+    );
+    assert_eq!(db.run(&["HINCRBYFLOAT", "h", "l", "-0.0"]), bulk("0"));
+    db.run(&["HINCRBYFLOAT", "h", "m", "1e308"]);
+    let Reply::Bulk(doubled) = db.run(&["HINCRBYFLOAT", "h", "m", "1e308"]) else {
+        panic!("HINCRBYFLOAT answers a bulk string");
+    };
+    assert_eq!(
+        doubled.len(),
+        309,
+        "2e308 fits a long double and prints whole"
+    );
+    assert!(doubled.starts_with(b"19999999999999999999"));
+    for (increment, expected) in [
+        ("-inf", "ERR value is NaN or Infinity"),
+        ("+inf", "ERR value is NaN or Infinity"),
+        ("infinity", "ERR value is NaN or Infinity"),
+        ("NaN", "ERR value is not a valid float"),
+        (" 1", "ERR value is not a valid float"),
+        ("1 ", "ERR value is not a valid float"),
+        ("", "ERR value is not a valid float"),
+    ] {
+        assert_eq!(
+            db.run(&["HINCRBYFLOAT", "h", "g", increment]),
+            err(expected),
+            "{increment:?}"
+        );
+        assert_eq!(
+            db.run(&["HINCRBYFLOAT", "fresh", "g", increment]),
+            err(expected)
+        );
+    }
+    assert_eq!(db.run(&["EXISTS", "fresh"]), int(0));
+    db.run(&["HSET", "h", "n", "inf"]);
+    assert_eq!(
+        db.run(&["HINCRBYFLOAT", "h", "n", "1"]),
+        err("ERR increment would produce NaN or Infinity")
+    );
+    db.run(&["HSET", "h", "n", "nan"]);
+    assert_eq!(
+        db.run(&["HINCRBYFLOAT", "h", "n", "1"]),
+        err("ERR hash value is not a float")
+    );
+    db.run(&["HSET", "h", "n", "0x10"]);
+    assert_eq!(db.run(&["HINCRBYFLOAT", "h", "n", "1"]), bulk("17"));
+    db.run(&["HSET", "h", "n", "1e3"]);
+    assert_eq!(db.run(&["HINCRBYFLOAT", "h", "n", "1"]), bulk("1001"));
+}

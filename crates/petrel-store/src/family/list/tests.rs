@@ -615,3 +615,168 @@ fn blocking_pops_across_shards() {
     *line.last_mut().expect("timeout") = "0";
     assert_eq!(node.run(&line), err(WRONGTYPE), "a wrong type before a hit");
 }
+
+/// Negative indexes and ranges past either end, down to the extreme i64
+/// values: LTRIM clips the way LRANGE does and deletes the key when nothing
+/// is left, single-element ranges at both ends, and indexes Redis does not
+/// read as integers (a fraction, a sign, a leading zero or space).
+#[test]
+fn ranges_past_the_end_and_negative_indexes() {
+    let mut db = Db::new();
+    db.run(&["RPUSH", "l", "a", "b", "c", "d", "e", "f"]);
+    assert_eq!(db.run(&["LTRIM", "l", "-3", "-1"]), ok());
+    assert_eq!(db.run(&["LRANGE", "l", "0", "-1"]), array(&["d", "e", "f"]));
+    assert_eq!(db.run(&["LTRIM", "l", "-100", "-2"]), ok());
+    assert_eq!(db.run(&["LRANGE", "l", "0", "-1"]), array(&["d", "e"]));
+    assert_eq!(db.run(&["LTRIM", "l", "1", "0"]), ok());
+    assert!(!exists(&mut db, "l"), "an inverted trim empties the list");
+
+    db.run(&["RPUSH", "l", "a", "b", "c", "d", "e", "f"]);
+    let (min, max) = ("-9223372036854775808", "9223372036854775807");
+    assert_eq!(db.run(&["LTRIM", "l", min, max]), ok());
+    assert_eq!(db.run(&["LLEN", "l"]), int(6));
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("-1", "-100", &[]),
+        ("-7", "0", &["a"]),
+        ("-6", "-6", &["a"]),
+        ("0", "0", &["a"]),
+        ("-1", "-1", &["f"]),
+        ("5", "5", &["f"]),
+        (max, max, &[]),
+        (min, min, &[]),
+    ];
+    for (start, stop, expected) in cases {
+        assert_eq!(
+            db.run(&["LRANGE", "l", start, stop]),
+            array(expected),
+            "LRANGE {start} {stop}"
+        );
+    }
+    for bad in ["1.5", " 1", "+1", "01", ""] {
+        assert_eq!(
+            db.run(&["LRANGE", "l", bad, "2"]),
+            err(NOT_INTEGER),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(db.run(&["LINDEX", "l", min]), Reply::Nil);
+    assert_eq!(db.run(&["LINDEX", "l", max]), Reply::Nil);
+    assert_eq!(db.run(&["LINDEX", "l", "-6"]), bulk("a"));
+    assert_eq!(db.run(&["LINDEX", "l", "5"]), bulk("f"));
+    assert_eq!(db.run(&["LINDEX", "l", "6"]), Reply::Nil);
+    assert_eq!(db.run(&["LINDEX", "l", "1.0"]), err(NOT_INTEGER));
+    assert_eq!(db.run(&["LSET", "l", "-6", "A"]), ok());
+    assert_eq!(db.run(&["LSET", "l", "5", "F"]), ok());
+    for index in ["6", "-7", max, min] {
+        assert_eq!(
+            db.run(&["LSET", "l", index, "X"]),
+            err("ERR index out of range"),
+            "LSET {index}"
+        );
+    }
+    assert_eq!(
+        db.run(&["LRANGE", "l", "0", "-1"]),
+        array(&["A", "b", "c", "d", "e", "F"])
+    );
+    assert_eq!(db.run(&["LTRIM", "l", max, min]), ok());
+    assert!(!exists(&mut db, "l"));
+    assert_eq!(db.run(&["LTRIM", "missing", "x", "1"]), err(NOT_INTEGER));
+}
+
+/// LPOS's options combined: MAXLEN 0 means the whole list, MAXLEN counts
+/// from the end the search starts at, RANK skips matches in the search's
+/// direction, COUNT stops early, a repeated option keeps its last value,
+/// and the extreme counts are limits, not overflows.
+#[test]
+fn positions_with_combined_options() {
+    let mut db = Db::new();
+    db.run(&["RPUSH", "l", "A", "b", "c", "d", "e", "F"]);
+    assert_eq!(db.run(&["LPOS", "l", "A", "MAXLEN", "0"]), int(0));
+    assert_eq!(
+        db.run(&["LPOS", "l", "F", "RANK", "-1", "MAXLEN", "1"]),
+        int(5)
+    );
+    assert_eq!(
+        db.run(&["LPOS", "l", "F", "RANK", "1", "MAXLEN", "5"]),
+        Reply::Nil
+    );
+    assert_eq!(
+        db.run(&["LPOS", "l", "F", "RANK", "1", "MAXLEN", "6"]),
+        int(5)
+    );
+    assert_eq!(
+        db.run(&["LPOS", "l", "A", "RANK", "-1", "MAXLEN", "5"]),
+        Reply::Nil
+    );
+    assert_eq!(
+        db.run(&["LPOS", "l", "A", "RANK", "-1", "MAXLEN", "6"]),
+        int(0)
+    );
+    assert_eq!(
+        db.run(&["LPOS", "l", "A", "COUNT", "0", "MAXLEN", "0"]),
+        ints(&[0])
+    );
+
+    db.run(&["RPUSH", "p", "x", "y", "x", "y", "x", "y", "x"]);
+    let cases: &[(&[&str], Reply)] = &[
+        (&["COUNT", "2", "RANK", "2"], ints(&[2, 4])),
+        (&["COUNT", "10", "RANK", "-2"], ints(&[4, 2, 0])),
+        (&["COUNT", "0", "RANK", "-1", "MAXLEN", "3"], ints(&[6, 4])),
+        (&["COUNT", "1"], ints(&[0])),
+        (&["COUNT", "3", "MAXLEN", "2"], ints(&[0])),
+        (&["RANK", "4"], int(6)),
+        (&["RANK", "5"], Reply::Nil),
+        (&["RANK", "-5"], Reply::Nil),
+        (&["RANK", "1", "RANK", "-1"], int(6)),
+        (&["COUNT", "1", "COUNT", "2"], ints(&[0, 2])),
+        (&["count", "1", "rank", "1", "maxlen", "0"], ints(&[0])),
+        (&["COUNT", "9223372036854775807"], ints(&[0, 2, 4, 6])),
+        (&["MAXLEN", "9223372036854775807"], int(0)),
+        (&["RANK", "-9223372036854775807"], Reply::Nil),
+        (&["RANK", "1.5"], err(NOT_INTEGER)),
+        (&["COUNT"], err(SYNTAX)),
+    ];
+    for (options, expected) in cases {
+        let mut line = vec!["LPOS", "p", "x"];
+        line.extend_from_slice(options);
+        assert_eq!(&db.run(&line), expected, "{line:?}");
+    }
+    assert_eq!(
+        db.run(&["LPOS", "missing", "x", "RANK", "1", "COUNT", "2"]),
+        ints(&[])
+    );
+    assert_eq!(
+        db.run(&["LPOS", "missing", "x", "COUNT", "-1"]),
+        err("ERR COUNT can't be negative"),
+        "options are checked before the key"
+    );
+    assert_eq!(db.run(&["LREM", "p", "9223372036854775807", "x"]), int(4));
+    assert_eq!(
+        db.run(&["LPOP", "p", "9223372036854775807"]),
+        array(&["y", "y", "y"])
+    );
+    assert!(!exists(&mut db, "p"));
+    assert_eq!(
+        db.run(&["RPOP", "l", "-0"]),
+        err("ERR value is out of range, must be positive")
+    );
+}
+
+/// A move whose destination holds another type fails with WRONGTYPE before
+/// anything is popped; a missing source answers nil even then.
+#[test]
+fn moves_refuse_a_wrong_typed_end() {
+    let mut db = Db::new();
+    db.run(&["RPUSH", "l", "a", "b"]);
+    db.run(&["SET", "s", "v"]);
+    assert_eq!(db.run(&["LMOVE", "l", "s", "LEFT", "LEFT"]), err(WRONGTYPE));
+    assert_eq!(db.run(&["RPOPLPUSH", "l", "s"]), err(WRONGTYPE));
+    assert_eq!(db.run(&["LMOVE", "s", "l", "LEFT", "LEFT"]), err(WRONGTYPE));
+    assert_eq!(db.run(&["LRANGE", "l", "0", "-1"]), array(&["a", "b"]));
+    assert_eq!(
+        db.run(&["LMOVE", "missing", "s", "LEFT", "LEFT"]),
+        Reply::Nil
+    );
+    assert_eq!(db.run(&["LMOVE", "l", "l", "RIGHT", "LEFT"]), bulk("b"));
+    assert_eq!(db.run(&["LRANGE", "l", "0", "-1"]), array(&["b", "a"]));
+}

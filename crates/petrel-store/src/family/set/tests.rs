@@ -742,3 +742,60 @@ fn smove_puts_the_member_back() {
     assert_eq!(set_reply(node.run(&["SMEMBERS", &source])), ["a"]);
     assert_eq!(node.run(&["GET", &destination]), bulk("v"));
 }
+
+/// The edges of the multi-key set commands: SMOVE checks both types before
+/// anything (except that a missing source answers 0 first), moving onto the
+/// same key only asks membership; a wrong-typed key anywhere fails the
+/// algebra even after a missing first key; a STORE form replaces any old
+/// destination (type and deadline) and deletes it for an empty result;
+/// counts at the extremes of i64 are refused with Redis's texts.
+#[test]
+fn multi_key_edges() {
+    let mut db = Db::new();
+    db.run(&["SADD", "a", "x", "y"]);
+    db.run(&["SET", "s", "v"]);
+    assert_eq!(db.run(&["SMOVE", "a", "s", "x"]), err(WRONGTYPE));
+    assert_eq!(db.run(&["SMOVE", "a", "s", "zz"]), err(WRONGTYPE));
+    assert_eq!(db.run(&["SMOVE", "s", "a", "x"]), err(WRONGTYPE));
+    assert_eq!(db.run(&["SMOVE", "s", "s", "x"]), err(WRONGTYPE));
+    assert_eq!(db.run(&["SMOVE", "missing", "s", "zz"]), int(0));
+    assert_eq!(db.run(&["SMOVE", "a", "a", "x"]), int(1));
+    assert_eq!(db.run(&["SMOVE", "a", "a", "zz"]), int(0));
+    assert_eq!(sorted(db.run(&["SMEMBERS", "a"])), ["x", "y"]);
+    for line in [
+        &["SDIFF", "missing", "s"][..],
+        &["SDIFF", "a", "s"],
+        &["SINTER", "missing", "s"],
+        &["SUNION", "missing", "s"],
+        &["SINTERCARD", "2", "missing", "s"],
+        &["SINTERSTORE", "d", "missing", "s"],
+        &["SDIFFSTORE", "d", "missing", "s"],
+    ] {
+        assert_eq!(db.run(line), err(WRONGTYPE), "{line:?}");
+    }
+    db.run(&["SET", "d", "v"]);
+    db.run(&["EXPIRE", "d", "100"]);
+    assert_eq!(db.run(&["SUNIONSTORE", "d", "a"]), int(2));
+    assert_eq!(db.run(&["TYPE", "d"]), Reply::simple("set"));
+    assert_eq!(db.run(&["TTL", "d"]), int(-1));
+    assert_eq!(db.run(&["SINTERSTORE", "d", "a", "missing"]), int(0));
+    assert_eq!(db.run(&["EXISTS", "d"]), int(0));
+    assert_eq!(db.run(&["SDIFFSTORE", "d", "a", "a"]), int(0));
+    assert_eq!(db.run(&["EXISTS", "d"]), int(0));
+    assert_eq!(
+        db.run(&["SINTERCARD", "9223372036854775807", "a"]),
+        err("ERR Number of keys can't be greater than number of args")
+    );
+    assert_eq!(
+        db.run(&["SRANDMEMBER", "a", "-9223372036854775808"]),
+        err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+    );
+    assert_eq!(
+        db.run(&["SPOP", "a", "-1"]),
+        err("ERR value is out of range, must be positive")
+    );
+    assert_eq!(db.run(&["SPOP", "missing"]), Reply::Nil);
+    assert_eq!(db.run(&["SRANDMEMBER", "missing"]), Reply::Nil);
+    assert!(texts(db.run(&["SPOP", "missing", "3"])).is_empty());
+    assert!(texts(db.run(&["SRANDMEMBER", "missing", "-3"])).is_empty());
+}

@@ -985,3 +985,336 @@ fn store_across_shards() {
     );
     assert_eq!(node.run(&["ZSCORE", &keys[0], "m"]), double(1.0));
 }
+
+/// Infinities are scores in every spelling strtod takes; NaN in any
+/// spelling is refused and a ZADD with one NaN among its pairs adds
+/// nothing; ZINCRBY and ZADD INCR refuse to make NaN from inf + -inf and
+/// leave the score as it was.
+#[test]
+fn infinities_and_nan_in_scores() {
+    let mut db = Db::new();
+    for (spelling, member) in [
+        ("inf", "a"),
+        ("-inf", "b"),
+        ("INF", "c"),
+        ("-Infinity", "d"),
+        ("infinity", "e"),
+    ] {
+        assert_eq!(
+            db.run(&["ZADD", "z", spelling, member]),
+            int(1),
+            "{spelling}"
+        );
+    }
+    for spelling in ["nan", "NaN", "-nan", "+nan"] {
+        assert_eq!(
+            db.run(&["ZADD", "z", spelling, "f"]),
+            err(NOT_FLOAT),
+            "{spelling}"
+        );
+    }
+    assert_eq!(
+        db.run(&["ZADD", "z", "1", "g", "inf", "h", "nan", "i"]),
+        err(NOT_FLOAT)
+    );
+    assert_eq!(
+        db.run(&["ZCARD", "z"]),
+        int(5),
+        "nothing of the refused ZADD"
+    );
+    assert_eq!(
+        db.run(&["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+        scored(&[
+            ("b", f64::NEG_INFINITY),
+            ("d", f64::NEG_INFINITY),
+            ("a", f64::INFINITY),
+            ("c", f64::INFINITY),
+            ("e", f64::INFINITY),
+        ])
+    );
+    let nan = "ERR resulting score is not a number (NaN)";
+    assert_eq!(db.run(&["ZINCRBY", "z", "-inf", "a"]), err(nan));
+    assert_eq!(db.run(&["ZINCRBY", "z", "inf", "b"]), err(nan));
+    assert_eq!(db.run(&["ZADD", "z", "INCR", "-inf", "a"]), err(nan));
+    assert_eq!(db.run(&["ZADD", "z", "INCR", "inf", "b"]), err(nan));
+    assert_eq!(db.run(&["ZINCRBY", "z", "nan", "a"]), err(NOT_FLOAT));
+    assert_eq!(db.run(&["ZADD", "z", "INCR", "nan", "a"]), err(NOT_FLOAT));
+    assert_eq!(db.run(&["ZSCORE", "z", "a"]), double(f64::INFINITY));
+    assert_eq!(db.run(&["ZSCORE", "z", "b"]), double(f64::NEG_INFINITY));
+    assert_eq!(
+        db.run(&["ZADD", "z", "INCR", "1", "a"]),
+        double(f64::INFINITY)
+    );
+    assert_eq!(
+        db.run(&["ZINCRBY", "z", "-inf", "new"]),
+        double(f64::NEG_INFINITY)
+    );
+    assert!(!exists(&mut db, "missing"));
+}
+
+/// Score ranges at the infinities: an inclusive infinite bound takes the
+/// members stored at it, an exclusive one leaves them out, and ZREMRANGEBYSCORE
+/// removes exactly what ZCOUNT counts.
+#[test]
+fn score_ranges_at_the_infinities() {
+    let mut db = Db::new();
+    db.run(&[
+        "ZADD", "z", "-inf", "b", "-inf", "d", "1", "one", "inf", "a", "inf", "c",
+    ]);
+    let counts = [
+        ("-inf", "+inf", 5),
+        ("(-inf", "(+inf", 1),
+        ("-inf", "-inf", 2),
+        ("+inf", "+inf", 2),
+        ("(inf", "+inf", 0),
+        ("inf", "inf", 2),
+        ("-inf", "1e309", 5),
+    ];
+    for (min, max, expected) in counts {
+        assert_eq!(
+            db.run(&["ZCOUNT", "z", min, max]),
+            int(expected),
+            "{min} {max}"
+        );
+    }
+    assert_eq!(
+        db.run(&["ZRANGEBYSCORE", "z", "-inf", "-inf"]),
+        members(&["b", "d"])
+    );
+    assert_eq!(
+        db.run(&["ZRANGEBYSCORE", "z", "(-inf", "(inf"]),
+        members(&["one"])
+    );
+    assert_eq!(
+        db.run(&["ZRANGEBYSCORE", "z", "+inf", "-inf"]),
+        members(&[])
+    );
+    assert_eq!(
+        db.run(&["ZREVRANGEBYSCORE", "z", "+inf", "-inf", "LIMIT", "1", "3"]),
+        members(&["a", "one", "d"])
+    );
+    assert_eq!(
+        db.run(&["ZRANGEBYSCORE", "z", "(0", "+inf"]),
+        members(&["one", "a", "c"])
+    );
+    assert_eq!(
+        db.run(&["ZRANGEBYSCORE", "z", "0x1p-1", "+inf"]),
+        members(&["one", "a", "c"]),
+        "hexadecimal floats as strtod reads them"
+    );
+    for bad in ["nan", "((", "[1"] {
+        assert_eq!(
+            db.run(&["ZRANGEBYSCORE", "z", bad, "+inf"]),
+            err(RANGE_NOT_FLOAT),
+            "{bad}"
+        );
+    }
+    assert_eq!(db.run(&["ZREMRANGEBYSCORE", "z", "(inf", "inf"]), int(0));
+    assert_eq!(db.run(&["ZREMRANGEBYSCORE", "z", "-inf", "-inf"]), int(2));
+    assert_eq!(db.run(&["ZREMRANGEBYSCORE", "z", "inf", "inf"]), int(2));
+    assert_eq!(db.run(&["ZRANGE", "z", "0", "-1"]), members(&["one"]));
+}
+
+/// ZADD's conflicting flags in any order and case: NX with XX is reported
+/// first, then GT, LT and NX together; both come before a bad score and
+/// before INCR's single pair rule; repeated or compatible flags are fine.
+#[test]
+fn zadd_flag_conflicts() {
+    let mut db = Db::new();
+    db.run(&["ZADD", "z", "1", "a"]);
+    let nx_xx = "ERR XX and NX options at the same time are not compatible";
+    let gt_lt_nx = "ERR GT, LT, and/or NX options at the same time are not compatible";
+    let incr_pair = "ERR INCR option supports a single increment-element pair";
+    let cases: &[(&[&str], &str)] = &[
+        (&["NX", "XX", "1", "a"], nx_xx),
+        (&["XX", "NX", "1", "a"], nx_xx),
+        (&["Nx", "xX", "1", "a"], nx_xx),
+        (&["GT", "LT", "1", "a"], gt_lt_nx),
+        (&["LT", "GT", "1", "a"], gt_lt_nx),
+        (&["GT", "NX", "1", "a"], gt_lt_nx),
+        (&["LT", "NX", "1", "a"], gt_lt_nx),
+        (&["NX", "LT", "1", "a"], gt_lt_nx),
+        (&["GT", "LT", "NX", "1", "a"], gt_lt_nx),
+        (&["NX", "XX", "GT", "LT", "1", "a"], nx_xx),
+        (&["INCR", "GT", "LT", "1", "a"], gt_lt_nx),
+        (&["INCR", "NX", "XX", "1", "a"], nx_xx),
+        (&["INCR", "1", "a", "2", "b"], incr_pair),
+        (&["NX", "XX", "INCR", "1", "a", "2", "b"], nx_xx),
+        (&["GT", "LT", "INCR", "1", "a", "2", "b"], gt_lt_nx),
+        (&["NX", "XX", "nan", "a"], nx_xx),
+        (&["GT", "LT", "nan", "a"], gt_lt_nx),
+        (&["nan", "a", "NX", "XX"], NOT_FLOAT),
+        (&["INCR", "1", "a", "2"], SYNTAX),
+        (&["CH", "1"], SYNTAX),
+    ];
+    for (options, expected) in cases {
+        let mut line = vec!["ZADD", "z"];
+        line.extend_from_slice(options);
+        assert_eq!(db.run(&line), err(expected), "{line:?}");
+    }
+    assert_eq!(db.run(&["ZADD", "z", "XX", "GT", "0", "a"]), int(0));
+    assert_eq!(db.run(&["ZADD", "z", "XX", "LT", "CH", "0", "a"]), int(1));
+    assert_eq!(db.run(&["ZADD", "z", "GT", "GT", "1", "b"]), int(1));
+    assert_eq!(
+        db.run(&["ZADD", "z", "INCR", "INCR", "1", "a"]),
+        double(1.0)
+    );
+    assert_eq!(db.run(&["ZADD", "z", "nx", "5", "a"]), int(0));
+    assert_eq!(
+        db.run(&["ZMSCORE", "z", "a", "b"]),
+        Reply::Array(vec![double(1.0), double(1.0)])
+    );
+}
+
+/// Rank ranges down to the extreme i64 values, single-rank ranges at both
+/// ends, and ZREMRANGEBYRANK clipping the same way and deleting the key
+/// with its last member.
+#[test]
+fn rank_ranges_past_the_end() {
+    let mut db = Db::new();
+    five(&mut db);
+    let (min, max) = ("-9223372036854775808", "9223372036854775807");
+    let all = ["one", "two", "three", "four", "five"];
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["ZRANGE", "r", min, max], &all),
+        (&["ZRANGE", "r", max, min], &[]),
+        (&["ZRANGE", "r", "-5", "-5"], &["one"]),
+        (&["ZRANGE", "r", "-6", "-5"], &["one"]),
+        (&["ZRANGE", "r", "4", "4"], &["five"]),
+        (&["ZRANGE", "r", "5", "5"], &[]),
+        (&["ZRANGE", "r", "4", "100", "REV"], &["one"]),
+        (&["ZRANGE", "r", "-1", "-100"], &[]),
+        (
+            &["ZREVRANGE", "r", min, max],
+            &["five", "four", "three", "two", "one"],
+        ),
+        (&["ZREVRANGE", "r", "5", "10"], &[]),
+        (&["ZREVRANGE", "r", "-2", "-1"], &["two", "one"]),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(db.run(line), members(expected), "{line:?}");
+    }
+    assert_eq!(
+        db.run(&["ZRANGE", "r", "-100", "-5", "REV", "WITHSCORES"]),
+        scored(&[("five", 5.0)])
+    );
+    assert_eq!(db.run(&["ZRANGE", "r", "1.5", "2"]), err(NOT_INTEGER));
+    assert_eq!(db.run(&["ZREMRANGEBYRANK", "r", "-100", "-5"]), int(1));
+    assert_eq!(db.run(&["ZREMRANGEBYRANK", "r", "-1", "-100"]), int(0));
+    assert_eq!(db.run(&["ZREMRANGEBYRANK", "r", max, min]), int(0));
+    assert_eq!(db.run(&["ZREMRANGEBYRANK", "r", min, "0"]), int(1));
+    assert_eq!(
+        db.run(&["ZRANGE", "r", "0", "-1"]),
+        members(&["three", "four", "five"])
+    );
+    assert_eq!(db.run(&["ZREMRANGEBYRANK", "r", "100", "200"]), int(0));
+    assert_eq!(db.run(&["ZREMRANGEBYRANK", "r", "-2", max]), int(2));
+    assert!(exists(&mut db, "r"));
+    assert_eq!(db.run(&["ZREMRANGEBYRANK", "r", "0", "-1"]), int(1));
+    assert!(!exists(&mut db, "r"));
+    assert_eq!(
+        db.run(&["ZREMRANGEBYRANK", "r", "1", "1.5"]),
+        err(NOT_INTEGER)
+    );
+}
+
+/// Lexicographic bounds at their edges: `[` and `(` alone bound at the
+/// empty string, `[+` and `[-` are the literal strings "+" and "-", REV
+/// takes max first, LIMIT's odd values, and every malformed bound (no
+/// prefix, another prefix, a doubled `+` or `-`, empty) is refused even
+/// when the key is missing.
+#[test]
+fn lexicographic_bound_edges() {
+    let mut db = Db::new();
+    db.run(&[
+        "ZADD", "x", "0", "a", "0", "b", "0", "c", "0", "d", "0", "e", "0", "", "0", "aa",
+    ]);
+    let all = ["", "a", "aa", "b", "c", "d", "e"];
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["ZRANGEBYLEX", "x", "[", "+"], &all),
+        (&["ZRANGEBYLEX", "x", "(", "+"], &all[1..]),
+        (&["ZRANGEBYLEX", "x", "-", "["], &[""]),
+        (&["ZRANGEBYLEX", "x", "-", "("], &[]),
+        (&["ZRANGEBYLEX", "x", "[", "["], &[""]),
+        (&["ZRANGEBYLEX", "x", "[a", "(b"], &["a", "aa"]),
+        (&["ZRANGEBYLEX", "x", "(a", "[b"], &["aa", "b"]),
+        (&["ZRANGEBYLEX", "x", "+", "+"], &[]),
+        (&["ZRANGEBYLEX", "x", "[+", "+"], &all[1..]),
+        (&["ZRANGEBYLEX", "x", "[-", "+"], &all[1..]),
+        (&["ZRANGEBYLEX", "x", "(-", "+"], &all[1..]),
+        (&["ZRANGEBYLEX", "x", "-", "[e", "LIMIT", "0", "-1"], &all),
+        (&["ZRANGEBYLEX", "x", "-", "[e", "LIMIT", "-1", "2"], &[]),
+        (&["ZRANGEBYLEX", "x", "-", "[e", "LIMIT", "2", "0"], &[]),
+        (&["ZRANGEBYLEX", "x", "-", "[e", "LIMIT", "100", "1"], &[]),
+        (
+            &["ZREVRANGEBYLEX", "x", "+", "-"],
+            &["e", "d", "c", "b", "aa", "a", ""],
+        ),
+        (&["ZREVRANGEBYLEX", "x", "-", "+"], &[]),
+        (&["ZREVRANGEBYLEX", "x", "[c", "[a"], &["c", "b", "aa", "a"]),
+        (&["ZREVRANGEBYLEX", "x", "[a", "[c"], &[]),
+        (
+            &["ZREVRANGEBYLEX", "x", "(c", "(", "LIMIT", "0", "2"],
+            &["b", "aa"],
+        ),
+        (
+            &["ZREVRANGEBYLEX", "x", "[c", "-", "LIMIT", "1", "-1"],
+            &["b", "aa", "a", ""],
+        ),
+        (
+            &["ZRANGE", "x", "[d", "[b", "BYLEX", "REV", "LIMIT", "1", "1"],
+            &["c"],
+        ),
+        (
+            &["ZRANGE", "x", "[b", "[d", "BYLEX", "LIMIT", "1", "5"],
+            &["c", "d"],
+        ),
+        (&["ZRANGEBYLEX", "missing", "-", "+"], &[]),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(db.run(line), members(expected), "{line:?}");
+    }
+    for (min, max) in [
+        ("a", "+"),
+        ("[a", "a"),
+        ("{a", "+"),
+        ("++", "+"),
+        ("-", "--"),
+        ("", "+"),
+    ] {
+        assert_eq!(
+            db.run(&["ZRANGEBYLEX", "x", min, max]),
+            err(LEX_INVALID),
+            "{min:?} {max:?}"
+        );
+    }
+    for line in [
+        &["ZRANGEBYLEX", "missing", "a", "+"][..],
+        &["ZREMRANGEBYLEX", "missing", "a", "+"],
+        &["ZLEXCOUNT", "x", "a", "+"],
+        &["ZRANGE", "x", "b", "d", "BYLEX"],
+    ] {
+        assert_eq!(db.run(line), err(LEX_INVALID), "{line:?}");
+    }
+    assert_eq!(
+        db.run(&["ZRANGEBYLEX", "x", "-", "[e", "LIMIT", "1"]),
+        err(SYNTAX)
+    );
+    assert_eq!(
+        db.run(&["ZRANGEBYLEX", "x", "-", "[e", "LIMIT", "x", "1"]),
+        err(NOT_INTEGER)
+    );
+    assert_eq!(db.run(&["ZLEXCOUNT", "x", "[", "+"]), int(7));
+    assert_eq!(db.run(&["ZLEXCOUNT", "x", "(", "+"]), int(6));
+    assert_eq!(db.run(&["ZLEXCOUNT", "x", "(a", "(b"]), int(1));
+    assert_eq!(db.run(&["ZLEXCOUNT", "x", "[a", "[aa"]), int(2));
+    assert_eq!(db.run(&["ZLEXCOUNT", "x", "+", "-"]), int(0));
+    assert_eq!(db.run(&["ZREMRANGEBYLEX", "x", "(", "[a"]), int(1));
+    assert_eq!(db.run(&["ZREMRANGEBYLEX", "x", "+", "-"]), int(0));
+    assert_eq!(db.run(&["ZREMRANGEBYLEX", "x", "[e", "+"]), int(1));
+    assert_eq!(db.run(&["ZREMRANGEBYLEX", "missing", "-", "+"]), int(0));
+    assert_eq!(
+        db.run(&["ZRANGE", "x", "0", "-1"]),
+        members(&["", "aa", "b", "c", "d"])
+    );
+}
