@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 use petrel_resp::Reply;
 use petrel_store::route::shard_of;
-use petrel_store::table::{self, flags, CommandSpec};
+use petrel_store::table::{flags, CommandSpec};
 use petrel_store::{ShardOp, Value};
 
 use crate::node::now_ms;
@@ -30,9 +30,10 @@ pub(crate) enum Served {
     /// The command's answer, as it would have answered had the element
     /// been there when it ran.
     Reply(Reply),
-    /// BLMOVE whose destination lives on another shard: the element left
-    /// the source; the client's thread pushes it to the destination.
-    Popped(Bytes),
+    /// BLMOVE whose destination lives on another shard: the source has an
+    /// element; the client's thread moves it as LMOVE does (destination type
+    /// checked first), and parks again if another client took it meanwhile.
+    Retry,
 }
 
 /// One blocked command, shared by the shards it is parked on.
@@ -279,17 +280,6 @@ impl Worker {
                 .push_back((database, destination));
             return Served::Reply(reply);
         }
-        let (name, word) = if client.args[3].eq_ignore_ascii_case(b"left") {
-            ("lpop", "LPOP")
-        } else {
-            ("rpop", "RPOP")
-        };
-        let Some(pop) = table::lookup(name.as_bytes()) else {
-            return Served::Reply(Reply::error("ERR internal: no LPOP/RPOP in the table"));
-        };
-        match run(pop, vec![Bytes::from_static(word.as_bytes()), key.clone()]) {
-            Reply::Bulk(element) => Served::Popped(element),
-            other => Served::Reply(other),
-        }
+        Served::Retry
     }
 }

@@ -649,85 +649,61 @@ impl Batch<'_> {
     /// Parks the client until an element arrives for it, its timeout passes,
     /// or its peer hangs up (`None`: close the connection).
     async fn block(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Option<Reply> {
+        use crate::blocking::{BlockedClient, Served};
         let timeout_ms = match blocking_timeout_ms(&args[args.len() - 1]) {
             Ok(timeout_ms) => timeout_ms,
             Err(reply) => return Some(reply),
         };
         let deadline = timeout_ms.map(|ms| Instant::now() + std::time::Duration::from_millis(ms));
-        let (client, mut served) =
-            crate::blocking::BlockedClient::new(self.database, spec, args, self.ctx.shard_count);
-        let groups = client.keys_by_shard();
-        for (shard, keys) in &groups {
-            self.worker
-                .park_on(*shard, client.clone(), keys.clone())
-                .await;
-        }
         let fd = self.session.borrow().fd;
-        let outcome = loop {
-            let wait = deadline
-                .map(|deadline| deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or(BLOCKED_PEER_CHECK_INTERVAL)
-                .min(BLOCKED_PEER_CHECK_INTERVAL);
-            if let Ok(result) = monoio::time::timeout(wait, &mut served).await {
-                break result.ok();
+        self.session.borrow_mut().blocked = true;
+        let reply = loop {
+            let (client, mut served) =
+                BlockedClient::new(self.database, spec, args.clone(), self.ctx.shard_count);
+            let groups = client.keys_by_shard();
+            for (shard, keys) in &groups {
+                self.worker
+                    .park_on(*shard, client.clone(), keys.clone())
+                    .await;
             }
-            let timed_out = deadline.is_some_and(|deadline| Instant::now() >= deadline);
-            let hung_up = fd >= 0 && petrel_ktls::peer_hung_up(fd).unwrap_or(true);
-            if (timed_out || hung_up) && client.claim() {
-                break if hung_up {
-                    None
-                } else {
-                    Some(crate::blocking::Served::Reply(Reply::NilArray))
-                };
+            let outcome = loop {
+                let wait = deadline
+                    .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+                    .unwrap_or(BLOCKED_PEER_CHECK_INTERVAL)
+                    .min(BLOCKED_PEER_CHECK_INTERVAL);
+                if let Ok(result) = monoio::time::timeout(wait, &mut served).await {
+                    break result.ok();
+                }
+                let timed_out = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+                let hung_up = fd >= 0 && petrel_ktls::peer_hung_up(fd).unwrap_or(true);
+                if (timed_out || hung_up) && client.claim() {
+                    break if hung_up {
+                        None
+                    } else {
+                        Some(Served::Reply(Reply::NilArray))
+                    };
+                }
+                // Claimed by a shard: its answer is on the way.
+            };
+            for (shard, keys) in groups {
+                self.worker.unpark_on(shard, client.clone(), keys).await;
             }
-            // Claimed by a shard: its answer is on the way.
-        };
-        for (shard, keys) in groups {
-            self.worker.unpark_on(shard, client.clone(), keys).await;
-        }
-        match outcome? {
-            crate::blocking::Served::Reply(reply) => Some(reply),
-            crate::blocking::Served::Popped(element) => {
-                Some(self.push_moved(&client, element).await)
+            match outcome {
+                None => break None,
+                Some(Served::Reply(reply)) => break Some(reply),
+                Some(Served::Retry) => {
+                    // The source has an element: move it as LMOVE would, types checked first.
+                    let coordinator =
+                        route::coordinator(spec, args.clone(), self.ctx.shard_count, random_u64());
+                    match self.drive(coordinator, Vec::new()).await {
+                        Reply::NilArray => continue,
+                        reply => break Some(reply),
+                    }
+                }
             }
-        }
-    }
-
-    /// BLMOVE across shards: the source's shard popped `element`; push it.
-    async fn push_moved(&self, client: &crate::blocking::BlockedClient, element: Bytes) -> Reply {
-        let to_left = client.args[4].eq_ignore_ascii_case(b"left");
-        let (name, word): (&[u8], &'static [u8]) = if to_left {
-            (b"lpush", b"LPUSH")
-        } else {
-            (b"rpush", b"RPUSH")
         };
-        let Some(push) = table::lookup(name) else {
-            return Reply::error("ERR internal: no LPUSH/RPUSH in the table");
-        };
-        let destination = client.args[2].clone();
-        let op = ShardOp::Command {
-            spec: push,
-            args: vec![
-                Bytes::from_static(word),
-                destination.clone(),
-                element.clone(),
-            ],
-        };
-        let shard = self.shard_of(&destination);
-        let mut replies = self
-            .worker
-            .dispatch(
-                self.database,
-                vec![(shard, op)],
-                &self.ctx,
-                self.transaction,
-            )
-            .await;
-        match replies.pop() {
-            Some(ShardReply::Reply(reply)) if reply.is_error() => reply,
-            Some(ShardReply::Reply(_)) => Reply::Bulk(element),
-            _ => Reply::error("ERR shard unavailable"),
-        }
+        self.session.borrow_mut().blocked = false;
+        reply
     }
 }
 

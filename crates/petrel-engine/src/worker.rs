@@ -290,6 +290,10 @@ impl Worker {
                 })
                 .collect(),
             connected_clients: sessions.len() as u64,
+            blocked_clients: sessions
+                .values()
+                .filter(|session| session.borrow().blocked)
+                .count() as u64,
             total_connections_received: stats.connections_received,
             total_commands_processed: stats.commands_processed,
             rejected_connections: 0,

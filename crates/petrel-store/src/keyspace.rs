@@ -27,9 +27,10 @@
 //!
 //! # Watched keys
 //!
-//! WATCH asks the shard for a [`WatchToken`] per key; the shard calls
-//! [`Keyspace::touch`] for every key a write command changed, and expiry and
-//! [`Keyspace::clear`] touch the keys they remove. A token stays valid while
+//! WATCH asks the shard for a [`WatchToken`] per key. Every change through
+//! the methods above (and expiry) touches the key, so a command that
+//! changes nothing (DEL of a missing key, a failed write) leaves watches
+//! alone. A token stays valid while
 //! its key was not touched and, if the key existed when watched, has not
 //! expired since (Redis 7.0's rule). Only watched keys are tracked, so a
 //! keyspace nobody watches pays one `is_empty` check per write.
@@ -434,6 +435,7 @@ impl Keyspace {
         change: impl FnOnce(&mut Value) -> R,
     ) -> Option<R> {
         let index = self.live_index(key, now_ms)?;
+        self.touch(key);
         let (_, entry) = self.entries.get_index_mut(index)?;
         let size_before = entry.value.memory_usage();
         let result = change(&mut entry.value);
@@ -445,6 +447,7 @@ impl Keyspace {
     /// Stores `entry` under `key`, replacing any value and deadline, and
     /// returns the previous live entry.
     pub fn insert(&mut self, key: Bytes, entry: Entry, now_ms: u64) -> Option<Entry> {
+        self.touch(&key);
         let new_cost = entry_cost(&key, &entry);
         if let Some(index) = self.live_index(&key, now_ms) {
             let (stored_key, slot) = self
@@ -482,6 +485,7 @@ impl Keyspace {
         let index = self.live_index(key, now_ms)?;
         let (stored_key, entry) = self.entries.swap_remove_index(index)?;
         self.forget(&stored_key, &entry);
+        self.touch(&stored_key);
         Some(entry)
     }
 
@@ -505,6 +509,8 @@ impl Keyspace {
         if let Some(deadline) = expires_at_ms {
             self.deadlines.insert((deadline, stored_key.clone()));
         }
+        let stored_key = stored_key.clone();
+        self.touch(&stored_key);
         true
     }
 

@@ -57,36 +57,16 @@ impl Shard {
         ctx: &ExecContext,
     ) -> Reply {
         let keyspace = &mut self.databases[database];
-        let reply = match spec.handler {
+        match spec.handler {
             Some(handler) => handler(keyspace, args, ctx),
             None => {
-                return Reply::error_owned(format!(
-                    "ERR command '{}' cannot run on a shard",
-                    spec.name
-                ))
+                Reply::error_owned(format!("ERR command '{}' cannot run on a shard", spec.name))
             }
-        };
-        touch_written_keys(keyspace, spec, args, &reply);
-        reply
+        }
     }
 
     /// Runs one step of a cross-shard command on this shard.
     pub fn apply(&mut self, database: usize, op: ShardOp, ctx: &ExecContext) -> ShardReply {
         route::apply(&mut self.databases[database], op, ctx)
-    }
-}
-
-/// Tells the keyspace's watchers which keys a write command changed. A
-/// command that failed changed nothing.
-pub(crate) fn touch_written_keys(
-    keyspace: &mut Keyspace,
-    spec: &'static CommandSpec,
-    args: &[bytes::Bytes],
-    reply: &Reply,
-) {
-    if keyspace.has_watchers() && spec.has_flag(table::flags::WRITE) && !reply.is_error() {
-        for position in spec.key_positions(args.len()) {
-            keyspace.touch(&args[position]);
-        }
     }
 }

@@ -111,19 +111,11 @@ pub trait Coordinator: Send {
 pub fn apply(keyspace: &mut Keyspace, op: ShardOp, ctx: &ExecContext) -> ShardReply {
     match op {
         ShardOp::Command { spec, args } => match spec.handler {
-            Some(handler) => {
-                let reply = handler(keyspace, &args, ctx);
-                crate::touch_written_keys(keyspace, spec, &args, &reply);
-                ShardReply::Reply(reply)
-            }
+            Some(handler) => ShardReply::Reply(handler(keyspace, &args, ctx)),
             None => ShardReply::Reply(Reply::error("ERR internal: command has no shard handler")),
         },
-        ShardOp::Take { key } => {
-            keyspace.touch(&key);
-            ShardReply::Entry(keyspace.remove(&key, ctx.now_ms))
-        }
+        ShardOp::Take { key } => ShardReply::Entry(keyspace.remove(&key, ctx.now_ms)),
         ShardOp::Put { key, entry } => {
-            keyspace.touch(&key);
             keyspace.insert(key, entry, ctx.now_ms);
             ShardReply::Reply(Reply::ok())
         }
@@ -131,7 +123,6 @@ pub fn apply(keyspace: &mut Keyspace, op: ShardOp, ctx: &ExecContext) -> ShardRe
             if keyspace.contains(&key, ctx.now_ms) {
                 ShardReply::Entry(Some(entry))
             } else {
-                keyspace.touch(&key);
                 keyspace.insert(key, entry, ctx.now_ms);
                 ShardReply::Entry(None)
             }

@@ -62,6 +62,8 @@ pub struct Session {
     pub tls: Option<(String, String)>,
     /// MULTI's queue and the keys WATCH watches.
     pub transaction: crate::family::transaction::Transaction,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    pub blocked: bool,
 }
 
 impl Session {
@@ -96,6 +98,7 @@ impl Session {
             transport: "plain",
             tls: None,
             transaction: Default::default(),
+            blocked: false,
         }
     }
 
@@ -190,6 +193,8 @@ pub struct ThreadSnapshot {
     /// Indexed like [`NodeSnapshot::databases`].
     pub databases: Vec<DatabaseShardStats>,
     pub connected_clients: u64,
+    /// Connections waiting in BLPOP, BRPOP or BLMOVE.
+    pub blocked_clients: u64,
     pub total_connections_received: u64,
     pub total_commands_processed: u64,
     pub rejected_connections: u64,
@@ -336,6 +341,9 @@ pub fn finish_gather(
 /// and output buffers, pub/sub, MULTI) read as an idle client's would.
 pub fn client_list_line(session: &Session, now_ms: u64) -> String {
     let mut flags = String::new();
+    if session.blocked {
+        flags.push('b');
+    }
     if session.transaction.in_multi() {
         flags.push('x');
     }

@@ -482,6 +482,7 @@ fn snapshot() -> NodeSnapshot {
     let thread = |get_calls| ThreadSnapshot {
         databases: vec![database(3, 1, 1000), database(50, 0, 5_000_000)],
         connected_clients: 2,
+        blocked_clients: 1,
         total_connections_received: 10,
         total_commands_processed: 100,
         rejected_connections: 1,
@@ -547,7 +548,7 @@ fn info_gathers_and_renders() {
         text(&rendered),
         "# Clients\r\nconnected_clients:4\r\ncluster_connections:0\r\nmaxclients:10000\r\n\
          client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n\
-         blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\
+         blocked_clients:2\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\
          \r\n# Keyspace\r\ndb0:keys=6,expires=2,avg_ttl=0\r\n"
     );
     assert!(wire(&rendered, 3).starts_with("=") && wire(&rendered, 2).starts_with("$"));

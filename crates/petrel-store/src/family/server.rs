@@ -950,7 +950,8 @@ impl<'a> InfoView<'a> {
                 line("maxclients", &MAXCLIENTS);
                 line("client_recent_max_input_buffer", &0);
                 line("client_recent_max_output_buffer", &0);
-                line("blocked_clients", &0);
+                let blocked = self.sum(|t| t.blocked_clients);
+                line("blocked_clients", &blocked);
                 line("tracking_clients", &0);
                 line("clients_in_timeout_table", &0);
             }

@@ -25,6 +25,8 @@ pub struct WrongType;
 pub trait Collection: Default {
     /// This type inside `value`, if `value` is of this type.
     fn view(value: &mut Value) -> Option<&mut Self>;
+    /// Whether `value` is of this type.
+    fn holds(value: &Value) -> bool;
     fn into_value(self) -> Value;
     fn is_empty(&self) -> bool;
 }
@@ -40,6 +42,13 @@ pub fn update<T: Collection, R>(
     create: bool,
     change: impl FnOnce(&mut T) -> R,
 ) -> Result<Option<R>, WrongType> {
+    // Refuse another type before modifying, so WRONGTYPE touches no watch.
+    if keyspace
+        .peek(key, now_ms)
+        .is_some_and(|entry| !T::holds(&entry.value))
+    {
+        return Err(WrongType);
+    }
     let mut change = Some(change);
     let outcome = keyspace.modify(key, now_ms, |value| {
         let collection = T::view(value)?;
@@ -81,6 +90,10 @@ macro_rules! collection {
                     Value::$variant(inner) => Some(inner),
                     _ => None,
                 }
+            }
+
+            fn holds(value: &Value) -> bool {
+                matches!(value, Value::$variant(_))
             }
 
             fn into_value(self) -> Value {
