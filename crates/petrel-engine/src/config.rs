@@ -85,6 +85,9 @@ pub struct CoreTuning {
 
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
+    /// Identity for the control plane (the REST API's bdb uid); config
+    /// files number their databases from 1 in order.
+    pub uid: u64,
     pub name: String,
     pub port: u16,
     /// Memory limit in bytes; 0 means none.
@@ -110,6 +113,7 @@ impl Config {
             },
             cores: Vec::new(),
             databases: vec![DatabaseConfig {
+                uid: 1,
                 name: "default".to_string(),
                 port: DEFAULT_PORT,
                 memory_size_bytes: 0,
@@ -394,6 +398,7 @@ impl RawConfig {
                 }
             }
             databases.push(DatabaseConfig {
+                uid: index as u64 + 1,
                 name: database.name,
                 port: database.port,
                 memory_size_bytes,

@@ -14,6 +14,7 @@
 
 pub mod config;
 mod connection;
+pub mod control;
 mod node;
 mod pipeline;
 mod security;
@@ -21,5 +22,6 @@ mod tls_stream;
 mod transport;
 mod worker;
 
-pub use config::Config;
+pub use config::{Config, DatabaseConfig};
+pub use control::{ApplyError, ControlHandle, DatabaseCounters, EngineStats};
 pub use node::{start, NodeHandle, StartError};

@@ -14,7 +14,7 @@ use futures_channel::oneshot;
 use monoio::net::{ListenerOpts, TcpListener};
 use petrel_store::session::{self, CommandStat, DatabaseShardStats, Session, ThreadSnapshot};
 use petrel_store::{ExecContext, Shard, ShardOp, ShardReply};
-use tracing::{debug, error, warn};
+use tracing::warn;
 
 use crate::node::{now_ms, Shared, StartError};
 
@@ -37,6 +37,8 @@ pub(crate) enum Message {
     Snapshot {
         reply: oneshot::Sender<ThreadSnapshot>,
     },
+    /// A step of a control-plane change (see `control.rs`).
+    Control(crate::control::ControlMessage),
 }
 
 /// Counters of one thread, summed over threads by INFO.
@@ -184,10 +186,13 @@ impl Worker {
         let stats = self.stats.borrow();
         let sessions = self.sessions.borrow();
         ThreadSnapshot {
+            // Live databases only, in slot order, as INFO lists them.
             databases: shard
                 .databases
                 .iter()
-                .map(|keyspace| DatabaseShardStats {
+                .enumerate()
+                .filter(|(slot, _)| self.shared.is_live(*slot))
+                .map(|(_, keyspace)| DatabaseShardStats {
                     keys: keyspace.len() as u64,
                     expires: keyspace.expires_count() as u64,
                     used_memory_bytes: keyspace.used_memory_bytes() as u64,
@@ -321,7 +326,7 @@ async fn serve(
         }
     }
     for (database, listener) in listeners {
-        monoio::spawn(accept_loop(worker.clone(), database, listener));
+        crate::control::spawn_accept_loop(&worker, database, listener);
     }
     monoio::spawn(expiry_loop(worker.clone()));
     let _ = ready.send(Ok(()));
@@ -344,30 +349,7 @@ async fn serve(
             Message::Snapshot { reply } => {
                 let _ = reply.send(worker.snapshot(now_ms()));
             }
-        }
-    }
-}
-
-async fn accept_loop(worker: Rc<Worker>, database: usize, listener: TcpListener) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                worker.stats.borrow_mut().connections_received += 1;
-                if let Err(error) = stream.set_nodelay(true) {
-                    debug!(%peer, %error, "cannot set TCP_NODELAY");
-                }
-                monoio::spawn(crate::connection::accept(
-                    worker.clone(),
-                    database,
-                    stream,
-                    peer,
-                ));
-            }
-            Err(error) => {
-                // Out of file descriptors or a transient failure: back off, don't spin.
-                error!(%error, "accept failed");
-                monoio::time::sleep(Duration::from_millis(50)).await;
-            }
+            Message::Control(message) => crate::control::handle(&worker, message),
         }
     }
 }
@@ -377,7 +359,7 @@ async fn expiry_loop(worker: Rc<Worker>) {
         let started = Instant::now();
         let now = now_ms();
         let mut backlog = false;
-        let database_count = worker.shared.config.databases.len();
+        let database_count = worker.shard.borrow().databases.len();
         for database in 0..database_count {
             let deleted = worker.shard.borrow_mut().databases[database]
                 .expire_due(now, EXPIRY_KEYS_PER_RUN_MAX);
