@@ -39,6 +39,10 @@ pub enum PlaneError {
     /// The TLS settings do not build (checked before, so a race or a bug).
     #[error("TLS configuration: {0}")]
     Tls(#[from] petrel_tls::TlsConfigError),
+    /// The data plane cannot serve this setting (e.g. `ktls = "required"`
+    /// on a kernel without TLS).
+    #[error("{field}: {reason}")]
+    Refused { field: &'static str, reason: String },
     /// A data thread did not answer.
     #[error("data plane: {0}")]
     Unavailable(String),

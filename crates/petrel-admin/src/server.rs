@@ -353,6 +353,7 @@ impl Admin {
                     "port",
                     format!("port {port} cannot be opened: {reason}"),
                 ),
+                PlaneError::Refused { field, reason } => ApiError::invalid(field, reason),
                 other => ApiError::internal(other),
             })?;
         if let Err(error) = persist::save(&self.config.data_dir, &next) {
@@ -580,7 +581,12 @@ async fn update_certificates(
 }
 
 /// A per-database metric: name, type, help, and how to read it.
-type MetricFamily = (&'static str, &'static str, &'static str, fn(&DatabaseStats) -> u64);
+type MetricFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&DatabaseStats) -> u64,
+);
 
 /// Prometheus text exposition.
 async fn metrics(State(admin): State<Arc<Admin>>) -> Result<Response, ApiError> {
