@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod admin;
 pub mod tls;
 
 /// How long a server may take to answer its first PING.
@@ -118,6 +119,8 @@ pub struct Config {
     pub node_extra: Vec<(String, String)>,
     /// The `[node.tls]` table (see [`tls::NodeTls`]); Petrel only.
     pub node_tls: Option<tls::NodeTls>,
+    /// TOML appended after the databases, such as an `[admin]` table; Petrel only.
+    pub extra_toml: Option<String>,
 }
 
 impl Default for Config {
@@ -128,6 +131,7 @@ impl Default for Config {
             databases: vec![Database::new("default")],
             node_extra: Vec::new(),
             node_tls: None,
+            extra_toml: None,
         }
     }
 }
@@ -200,6 +204,10 @@ impl Config {
             if let Some(tls) = &database.tls {
                 toml.push_str(&tls.to_toml());
             }
+        }
+        if let Some(extra) = &self.extra_toml {
+            toml.push('\n');
+            toml.push_str(extra);
         }
         toml
     }

@@ -5,7 +5,7 @@
 //! so a typo stops start-up instead of becoming a silent default.
 
 use std::collections::HashSet;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use petrel_tls::{ClientAuthentication, RawClientCert, RawDatabaseTls, RawNodeTls, TlsMode};
@@ -58,7 +58,24 @@ pub struct Config {
     /// Directory that relative certificate paths are resolved against (the
     /// config file's directory).
     pub base_dir: PathBuf,
+    /// `[admin]`: the REST API; absent when the config has no such table.
+    pub admin: Option<AdminSettings>,
 }
+
+/// The admin REST API's settings (`[admin]`).
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// Default 127.0.0.1:9443.
+    pub listen: SocketAddr,
+    pub username: String,
+    pub password: String,
+    /// Path or PEM; the proxy certificate serves when absent.
+    pub api_cert: Option<String>,
+    pub api_key: Option<String>,
+}
+
+/// Where the admin API listens unless `[admin] listen` says otherwise.
+pub const ADMIN_LISTEN_DEFAULT: &str = "127.0.0.1:9443";
 
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -85,6 +102,9 @@ pub struct CoreTuning {
 
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
+    /// Identity for the control plane (the REST API's bdb uid); config
+    /// files number their databases from 1 in order.
+    pub uid: u64,
     pub name: String,
     pub port: u16,
     /// Memory limit in bytes; 0 means none.
@@ -110,6 +130,7 @@ impl Config {
             },
             cores: Vec::new(),
             databases: vec![DatabaseConfig {
+                uid: 1,
                 name: "default".to_string(),
                 port: DEFAULT_PORT,
                 memory_size_bytes: 0,
@@ -117,6 +138,7 @@ impl Config {
                 tls: RawDatabaseTls::default(),
             }],
             base_dir: PathBuf::from("."),
+            admin: None,
         }
     }
 
@@ -188,6 +210,55 @@ struct RawConfig {
     cores: Vec<RawCore>,
     #[serde(default)]
     databases: Vec<RawDatabase>,
+    admin: Option<RawAdmin>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    api_cert: Option<String>,
+    api_key: Option<String>,
+}
+
+impl RawAdmin {
+    fn validate(self, data_dir: Option<&PathBuf>) -> Result<AdminSettings, ConfigError> {
+        let text = self.listen.as_deref().unwrap_or(ADMIN_LISTEN_DEFAULT);
+        let listen = text.parse().map_err(|_| {
+            invalid(
+                "admin.listen",
+                format!("`{text}` is not an address such as 127.0.0.1:9443"),
+            )
+        })?;
+        let username = self
+            .username
+            .filter(|name| !name.is_empty())
+            .ok_or_else(|| invalid("admin.username", "required when [admin] is present"))?;
+        let password = self
+            .password
+            .filter(|password| !password.is_empty())
+            .ok_or_else(|| invalid("admin.password", "required when [admin] is present"))?;
+        match (&self.api_cert, &self.api_key) {
+            (Some(_), None) => return Err(invalid("admin.api_key", "required with api_cert")),
+            (None, Some(_)) => return Err(invalid("admin.api_cert", "required with api_key")),
+            _ => {}
+        }
+        if data_dir.is_none() {
+            return Err(invalid(
+                "node.data_dir",
+                "required when [admin] is present: the control state is kept there",
+            ));
+        }
+        Ok(AdminSettings {
+            listen,
+            username,
+            password,
+            api_cert: self.api_cert,
+            api_key: self.api_key,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -394,6 +465,7 @@ impl RawConfig {
                 }
             }
             databases.push(DatabaseConfig {
+                uid: index as u64 + 1,
                 name: database.name,
                 port: database.port,
                 memory_size_bytes,
@@ -413,7 +485,12 @@ impl RawConfig {
             });
         }
 
+        let admin = match self.admin {
+            None => None,
+            Some(admin) => Some(admin.validate(node.data_dir.as_ref())?),
+        };
         Ok(Config {
+            admin,
             node: NodeConfig {
                 bind,
                 data_cores,
@@ -518,6 +595,34 @@ mod tests {
         ];
         for (text, key) in cases {
             let error = parse(text).expect_err(text);
+            assert!(
+                error.to_string().contains(key),
+                "expected `{key}` in: {error}"
+            );
+        }
+    }
+
+    /// `[admin]` defaults its address, needs credentials and a data
+    /// directory, and refuses unknown keys.
+    #[test]
+    fn admin_table_is_validated() {
+        let base = "[node]\ndata_dir = \"/tmp/x\"\n[[databases]]\nname = \"a\"\nport = 7000\n";
+        let config = parse(&format!(
+            "{base}[admin]\nusername = \"u\"\npassword = \"p\"\n"
+        ))
+        .expect("valid");
+        let admin = config.admin.expect("admin");
+        assert_eq!(admin.listen.to_string(), ADMIN_LISTEN_DEFAULT);
+        assert_eq!(config.databases[0].uid, 1);
+        let cases = [
+            (format!("{base}[admin]\npassword = \"p\"\n"), "admin.username"),
+            (format!("{base}[admin]\nusername = \"u\"\npassword = \"p\"\nlisten = \"nowhere\"\n"), "admin.listen"),
+            (format!("{base}[admin]\nusername = \"u\"\npassword = \"p\"\napi_cert = \"c.pem\"\n"), "admin.api_key"),
+            (format!("{base}[admin]\nusername = \"u\"\npassword = \"p\"\nport = 1\n"), "port"),
+            ("[[databases]]\nname = \"a\"\nport = 7000\n[admin]\nusername = \"u\"\npassword = \"p\"\n".to_string(), "node.data_dir"),
+        ];
+        for (text, key) in cases {
+            let error = parse(&text).expect_err(&text);
             assert!(
                 error.to_string().contains(key),
                 "expected `{key}` in: {error}"

@@ -108,6 +108,10 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
             tcp.close().await;
         }
         (_, false) => {
+            let Some(_tracked) = crate::control::track(&worker, database, fd, None) else {
+                tcp.close().await;
+                return;
+            };
             let _gauge = security.counters.open(TransportKind::Plain);
             let info = ConnectionSecurity {
                 transport: TransportKind::Plain,
@@ -125,7 +129,7 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
                 tcp.close().await;
                 return;
             };
-            let stream = match TlsStream::accept(tcp, config, first, policy.handshake_timeout())
+            let mut stream = match TlsStream::accept(tcp, config, first, policy.handshake_timeout())
                 .await
             {
                 Ok(stream) => stream,
@@ -151,7 +155,16 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
                 .fetch_add(1, Ordering::Relaxed);
             let role = petrel_tls::classify_peer(policy, stream.connection().peer_certificates());
             let tls_description = describe(stream.connection());
+            let chain = stream.connection().peer_certificates().map(<[_]>::to_vec);
+            let Some(_tracked) = crate::control::track(&worker, database, fd, chain) else {
+                stream.abort().await;
+                return;
+            };
             let handoff = match &security.kernel_tls {
+                // `ktls = "off"` set at run time applies to new connections.
+                KernelTls::Available(_) if policy.ktls_mode() == petrel_tls::KtlsMode::Off => {
+                    Handoff::Userspace(Box::new(stream), KtlsFallback::Disabled)
+                }
                 KernelTls::Available(capabilities) => stream.hand_to_kernel(capabilities),
                 KernelTls::Unavailable => {
                     Handoff::Userspace(Box::new(stream), KtlsFallback::KernelLacksTls)
@@ -238,7 +251,7 @@ pub(crate) async fn serve<T: Transport>(
     let id = shared
         .next_client_id
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let password_required = shared.config.databases[database].password.is_some();
+    let password_required = shared.database(database).password.is_some();
     let mut new_session = Session::new(
         id,
         database,
@@ -294,6 +307,7 @@ pub(crate) async fn serve<T: Transport>(
                 }
             }
             batch.flush(&mut write_buffer).await;
+            crate::control::count_requests(database, taken);
             if let Some(error) = &protocol_error {
                 debug!(client = id, %peer, %error, "protocol error, closing the connection");
                 petrel_resp::encode(

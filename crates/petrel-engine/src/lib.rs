@@ -15,6 +15,7 @@
 mod blocking;
 pub mod config;
 mod connection;
+pub mod control;
 mod node;
 mod pipeline;
 mod security;
@@ -23,5 +24,6 @@ mod tls_stream;
 mod transport;
 mod worker;
 
-pub use config::Config;
+pub use config::{Config, DatabaseConfig};
+pub use control::{ApplyError, ControlHandle, DatabaseCounters, EngineStats};
 pub use node::{start, NodeHandle, StartError};

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub next_client_id: AtomicU64,
     pub started_at_ms: u64,
     pub security: Security,
+    /// Each slot's database settings, swapped whole by the control plane.
+    pub catalog: arc_swap::ArcSwap<crate::control::Catalog>,
 }
 
 impl Shared {
@@ -67,9 +69,15 @@ pub fn now_ms() -> u64 {
 /// A running node.
 pub struct NodeHandle {
     threads: Vec<JoinHandle<()>>,
+    shared: Arc<Shared>,
 }
 
 impl NodeHandle {
+    /// The control plane's handle: live database and TLS changes, counters.
+    pub fn control(&self) -> crate::control::ControlHandle {
+        crate::control::ControlHandle::new(self.shared.clone())
+    }
+
     /// Blocks until every data thread ends (they run until the process exits).
     pub fn wait(self) {
         for thread in self.threads {
@@ -99,11 +107,12 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
     let (senders, receivers): (Vec<_>, Vec<_>) =
         (0..shard_count).map(|_| flume::bounded(4096)).unzip();
     let shared = Arc::new(Shared {
-        memory_bytes: config
-            .databases
-            .iter()
+        // Every slot a database may get while the node runs, so the gauges
+        // never move.
+        memory_bytes: (0..crate::control::DATABASE_SLOTS_MAX)
             .map(|_| (0..shard_count).map(|_| AtomicU64::new(0)).collect())
             .collect(),
+        catalog: crate::control::initial_catalog(&config.databases),
         config,
         inboxes: senders,
         next_client_id: AtomicU64::new(1),
@@ -151,7 +160,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
             "listening"
         );
     }
-    Ok(NodeHandle { threads })
+    Ok(NodeHandle { threads, shared })
 }
 
 /// Decides between io_uring and epoll, logging once why io_uring is not used.

@@ -216,7 +216,7 @@ impl<'a> Batch<'a> {
             );
         }
         if spec.has_flag(flags::DENYOOM) {
-            let limit = self.worker.shared.config.databases[self.database].memory_size_bytes;
+            let limit = self.worker.shared.memory_limit_bytes(self.database);
             if limit > 0 && self.worker.shared.database_memory_bytes(self.database) > limit {
                 return Some(Reply::error(
                     "OOM command not allowed when used memory > 'maxmemory'.",
@@ -320,7 +320,7 @@ impl<'a> Batch<'a> {
     ) -> Control {
         self.flush(out).await;
         let shared = &self.worker.shared;
-        let database = &shared.config.databases[self.database];
+        let database = shared.database(self.database);
         let env = SessionEnv {
             now_ms: self.ctx.now_ms,
             password: database.password.as_deref(),
@@ -344,10 +344,9 @@ impl<'a> Batch<'a> {
                     tcp_port: database.port,
                     version: env!("CARGO_PKG_VERSION"),
                     databases: shared
-                        .config
-                        .databases
-                        .iter()
-                        .map(|database| (database.name.clone(), database.memory_size_bytes))
+                        .live_databases()
+                        .into_iter()
+                        .map(|(_, name, memory_size_bytes)| (name, memory_size_bytes))
                         .collect(),
                     extra_sections: vec![("TLS".to_string(), self.tls_section())],
                 };

@@ -77,6 +77,15 @@ impl TlsCounters {
         self.ktls_fallbacks[index].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Failed handshakes by reason, for metrics.
+    pub fn handshake_failures(&self) -> Vec<(&'static str, u64)> {
+        HandshakeFailure::ALL
+            .iter()
+            .zip(&self.handshake_failures)
+            .map(|(failure, count)| (failure.as_str(), count.load(Ordering::Relaxed)))
+            .collect()
+    }
+
     /// Counts a connection on `kind` until the guard drops.
     pub fn open(self: &Arc<Self>, kind: TransportKind) -> ConnectionGauge {
         self.connections[transport_index(kind)].fetch_add(1, Ordering::Relaxed);

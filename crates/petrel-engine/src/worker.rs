@@ -14,7 +14,7 @@ use futures_channel::oneshot;
 use monoio::net::{ListenerOpts, TcpListener};
 use petrel_store::session::{self, CommandStat, DatabaseShardStats, Session, ThreadSnapshot};
 use petrel_store::{ExecContext, Shard, ShardOp, ShardReply};
-use tracing::{debug, error, warn};
+use tracing::warn;
 
 use crate::blocking::BlockedClient;
 use crate::node::{now_ms, Shared, StartError};
@@ -59,6 +59,8 @@ pub(crate) enum Message {
         client: Arc<BlockedClient>,
         keys: Vec<bytes::Bytes>,
     },
+    /// A step of a control-plane change (see `control.rs`).
+    Control(crate::control::ControlMessage),
 }
 
 /// Counters of one thread, summed over threads by INFO.
@@ -156,6 +158,9 @@ impl Worker {
             }
             Message::Block { client, keys } => self.park(client, keys),
             Message::Unblock { client, keys } => self.unpark(&client, &keys),
+            // The inbox loop hands control steps to `control::handle` (they
+            // need the worker's `Rc`) and never defers them.
+            Message::Control(_) => warn!("a control-plane step was routed to the shard handler"),
         }
     }
 
@@ -279,10 +284,13 @@ impl Worker {
         let stats = self.stats.borrow();
         let sessions = self.sessions.borrow();
         ThreadSnapshot {
+            // Live databases only, in slot order, as INFO lists them.
             databases: shard
                 .databases
                 .iter()
-                .map(|keyspace| DatabaseShardStats {
+                .enumerate()
+                .filter(|(slot, _)| self.shared.is_live(*slot))
+                .map(|(_, keyspace)| DatabaseShardStats {
                     keys: keyspace.len() as u64,
                     expires: keyspace.expires_count() as u64,
                     used_memory_bytes: keyspace.used_memory_bytes() as u64,
@@ -424,37 +432,16 @@ async fn serve(
         }
     }
     for (database, listener) in listeners {
-        monoio::spawn(accept_loop(worker.clone(), database, listener));
+        crate::control::spawn_accept_loop(&worker, database, listener);
     }
     monoio::spawn(expiry_loop(worker.clone()));
     let _ = ready.send(Ok(()));
     drop(ready);
 
     while let Ok(message) = inbox.recv_async().await {
-        worker.handle_message(message);
-    }
-}
-
-async fn accept_loop(worker: Rc<Worker>, database: usize, listener: TcpListener) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, peer)) => {
-                worker.stats.borrow_mut().connections_received += 1;
-                if let Err(error) = stream.set_nodelay(true) {
-                    debug!(%peer, %error, "cannot set TCP_NODELAY");
-                }
-                monoio::spawn(crate::connection::accept(
-                    worker.clone(),
-                    database,
-                    stream,
-                    peer,
-                ));
-            }
-            Err(error) => {
-                // Out of file descriptors or a transient failure: back off, don't spin.
-                error!(%error, "accept failed");
-                monoio::time::sleep(Duration::from_millis(50)).await;
-            }
+        match message {
+            Message::Control(message) => crate::control::handle(&worker, message),
+            other => worker.handle_message(other),
         }
     }
 }
@@ -468,7 +455,7 @@ async fn expiry_loop(worker: Rc<Worker>) {
         let database_count = if worker.held_against(None) {
             0
         } else {
-            worker.shared.config.databases.len()
+            worker.shard.borrow().databases.len()
         };
         for database in 0..database_count {
             let deleted = worker.shard.borrow_mut().databases[database]

@@ -251,6 +251,7 @@ pub struct DatabaseTls {
     handshake_timeout: Duration,
     ktls: KtlsMode,
     trust: Arc<TrustLists>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
 }
 
 impl DatabaseTls {
@@ -341,6 +342,7 @@ impl DatabaseTls {
                 handshake_timeout: node.handshake_timeout,
                 ktls: node.ktls,
                 trust,
+                algorithms: node.provider.signature_verification_algorithms,
             },
             expiries,
         ))
@@ -376,6 +378,28 @@ impl DatabaseTls {
     /// Whether records move to the kernel after the handshake (node-wide).
     pub fn ktls_mode(&self) -> KtlsMode {
         self.ktls
+    }
+
+    /// Whether a session that presented `chain` (leaf first) would still
+    /// be let in by this policy at `now`. A session without a certificate
+    /// is not judged here: only certificates can be revoked.
+    pub fn trusts_chain(
+        &self,
+        chain: &[rustls_pki_types::CertificateDer<'_>],
+        now: SystemTime,
+    ) -> bool {
+        let Some((leaf, intermediates)) = chain.split_first() else {
+            return true;
+        };
+        if self.mode == TlsMode::Disabled {
+            return false;
+        }
+        let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        PolicyVerifier::new(self.trust.clone(), self.algorithms).accepts(
+            leaf,
+            intermediates,
+            rustls_pki_types::UnixTime::since_unix_epoch(since_epoch),
+        )
     }
 
     pub(crate) fn trust(&self) -> &TrustLists {

@@ -130,6 +130,17 @@ impl PolicyVerifier {
         Self { trust, algorithms }
     }
 
+    /// Whether this policy would accept `end_entity` (with `intermediates`)
+    /// at `now`: the same decision a new handshake makes.
+    pub(crate) fn accepts(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> bool {
+        self.check(end_entity, intermediates, now).is_ok()
+    }
+
     fn check(
         &self,
         end_entity: &CertificateDer<'_>,

@@ -2,6 +2,9 @@
 //! sets up logging and hands over to the engine. Errors get their context
 //! here, at the edge; the libraries below report typed errors.
 
+mod admin_cli;
+mod control;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -40,6 +43,8 @@ enum Command {
         #[command(subcommand)]
         command: CertsCommand,
     },
+    /// The REST API from the command line: databases, TLS, certificates.
+    Admin(Box<admin_cli::AdminArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +77,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     init_logging(&cli.log_level)?;
     match cli.command {
+        Command::Admin(args) => admin_cli::run(*args),
         Command::Serve { config } => serve(config),
         Command::CheckConfig { config } => {
             let loaded = load_config(Some(config))?;
@@ -145,7 +151,13 @@ fn describe(config: &Config, tls: &petrel_tls::TlsSnapshot) {
 }
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
-    let config = load_config(config)?;
+    let mut config = load_config(config)?;
+    let admin = config.admin.clone();
+    let state = match &admin {
+        Some(admin) => Some(control::starting_state(&mut config, admin)?),
+        None => None,
+    };
+    let data_dir = config.node.data_dir.clone();
     // Handlers go in before the data threads start, so a signal never finds
     // the process with its default (abrupt) action.
     let mut signals = signal_hook::iterator::Signals::new([
@@ -153,7 +165,20 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         signal_hook::consts::SIGINT,
     ])
     .context("cannot install signal handlers")?;
-    let _node = petrel_engine::start(config).context("cannot start the node")?;
+    let node = petrel_engine::start(config).context("cannot start the node")?;
+    if let (Some(admin), Some(state), Some(data_dir)) = (admin, state, data_dir) {
+        petrel_admin::spawn(
+            petrel_admin::AdminConfig {
+                listen: admin.listen,
+                username: admin.username,
+                password: admin.password,
+                data_dir,
+            },
+            state,
+            Box::new(control::EnginePlane(node.control())),
+        )
+        .context("cannot start the admin API")?;
+    }
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "petrel ready");
     if let Some(signal) = signals.forever().next() {
         // Data lives in memory only: ending the process is the whole shutdown.
