@@ -5,9 +5,9 @@
 //! empty out and come back, indexes fall past the ends, scores hit the
 //! infinities and NaN) and compares every reply byte for byte, except the
 //! order of the hash and set replies Redis leaves unspecified, in RESP2 and
-//! in RESP3. Lexicographic
-//! ranges run on keys whose scores are all equal, as Redis requires for a
-//! defined answer. A failure names the seed, the step and both replies.
+//! in RESP3. Lexicographic ranges run on keys whose scores are all equal,
+//! as Redis requires for a defined answer. A failure names the seed, the
+//! step, both replies and the commands before it.
 
 use petrel_e2e::{skip_under_redis, Config, RawConn, Reply, Server, Target};
 
