@@ -26,7 +26,10 @@
 #   scripts/ktls-vm/run-probe.sh   the petrel-ktls handoff tests and the
 #                                  ktls_probe example (rustls on both ends);
 #   scripts/ktls-vm/run-petrel.sh  the real petrel server with redis-cli and
-#                                  the pipelined_client example as peers.
+#                                  the pipelined_client example as peers;
+#   scripts/ktls-vm/run-replication.sh  two petrel nodes, one a Replica Of
+#                                  the other over TLS: the source's link stays
+#                                  in kernel TLS across its move to the sync ring.
 # Exits 0 only if the guest printed "KTLS-VM: PASS"; 1 if the run failed; 2 if
 # the VM could not be set up. Caches the kernel and module tree in
 # target/ktls-vm (KTLS_VM_CACHE overrides). Runs unattended: no stdin, no KVM.
@@ -58,7 +61,8 @@ done
 defaults=no
 if [ ${#scripts[@]} -eq 0 ] && [ ${#binaries[@]} -eq 0 ]; then
     defaults=yes
-    scripts=("$repo/scripts/ktls-vm/run-probe.sh" "$repo/scripts/ktls-vm/run-petrel.sh")
+    scripts=("$repo/scripts/ktls-vm/run-probe.sh" "$repo/scripts/ktls-vm/run-petrel.sh"
+        "$repo/scripts/ktls-vm/run-replication.sh")
 elif [ ${#scripts[@]} -eq 0 ]; then
     scripts=("$repo/scripts/ktls-vm/run-probe.sh")
 fi
