@@ -17,6 +17,8 @@ mod connection;
 mod node;
 mod pipeline;
 mod security;
+mod sync_feed;
+mod sync_ring;
 mod tls_stream;
 mod transport;
 mod worker;

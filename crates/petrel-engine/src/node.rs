@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub next_client_id: AtomicU64,
     pub started_at_ms: u64,
     pub security: Security,
+    /// Replication: the shards' write queues and what the sync ring publishes.
+    pub sync: crate::sync_feed::SyncShared,
 }
 
 impl Shared {
@@ -98,6 +100,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
     let shard_count = config.node.data_cores.len();
     let (senders, receivers): (Vec<_>, Vec<_>) =
         (0..shard_count).map(|_| flume::bounded(4096)).unzip();
+    let sync = crate::sync_feed::SyncShared::new(shard_count, config.databases.len());
     let shared = Arc::new(Shared {
         memory_bytes: config
             .databases
@@ -113,6 +116,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
             kernel_tls,
             counters: Arc::new(TlsCounters::default()),
         },
+        sync,
     });
 
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -143,6 +147,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
             }
         }
     }
+    threads.push(crate::sync_ring::start(shared.clone(), use_io_uring)?);
     for database in &shared.config.databases {
         info!(
             database = %database.name,

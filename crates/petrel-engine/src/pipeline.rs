@@ -29,6 +29,9 @@ pub(crate) enum Control {
     Continue,
     /// Send what was encoded, then close (QUIT).
     Close,
+    /// Send what was encoded, then move the connection to the sync ring
+    /// (PSYNC, SYNC).
+    Sync,
 }
 
 enum Slot {
@@ -119,6 +122,15 @@ impl<'a> Batch<'a> {
         }
         self.session.borrow_mut().last_command = spec.name;
         match spec.route {
+            Route::Connection if spec.has_flag(flags::SYNC) => {
+                self.flush(out).await;
+                let client = self.session.borrow().id;
+                match crate::sync_ring::data_command(self.worker, client, &args) {
+                    crate::sync_ring::DataCommand::Reply(reply) => self.ready(reply),
+                    crate::sync_ring::DataCommand::Silent => {}
+                    crate::sync_ring::DataCommand::HandOff => return Control::Sync,
+                }
+            }
             Route::Connection => return self.connection_command(spec, args, out).await,
             Route::Key => {
                 let shard = spec
@@ -164,8 +176,7 @@ impl<'a> Batch<'a> {
             return Some(
                 match petrel_tls::sync_allowed(self.security.mode, is_tls, self.security.role) {
                     Err(refusal) => Reply::error_owned(refusal.to_string()),
-                    // The role may sync; replication itself comes with Replica Of.
-                    Ok(()) => Reply::error("ERR replication is not enabled on this node"),
+                    Ok(()) => return None,
                 },
             );
         }
@@ -303,7 +314,15 @@ impl<'a> Batch<'a> {
                         .iter()
                         .map(|database| (database.name.clone(), database.memory_size_bytes))
                         .collect(),
-                    extra_sections: vec![("TLS".to_string(), self.tls_section())],
+                    extra_sections: [("TLS".to_string(), self.tls_section())]
+                        .into_iter()
+                        .chain(
+                            shared
+                                .sync
+                                .info_section(self.database)
+                                .map(|text| ("Replication".to_string(), text)),
+                        )
+                        .collect(),
                 };
                 (
                     session::finish_gather(&self.session.borrow(), &request, &snapshot, &env),

@@ -37,6 +37,8 @@ pub(crate) enum Message {
     Snapshot {
         reply: oneshot::Sender<ThreadSnapshot>,
     },
+    /// A replication request from the sync ring (snapshot cut and chunks).
+    Sync(crate::sync_feed::SyncRequest),
 }
 
 /// Counters of one thread, summed over threads by INFO.
@@ -86,7 +88,9 @@ impl Worker {
 
     /// Runs one shard operation on this thread's shard.
     pub fn apply(&self, database: usize, op: ShardOp, ctx: &ExecContext) -> ShardReply {
+        let replicated = crate::sync_feed::prepare_op(self, database, &op, ctx.now_ms);
         let reply = self.shard.borrow_mut().apply(database, op, ctx);
+        crate::sync_feed::commit_op(self, database, replicated, &reply);
         self.publish_memory(database);
         reply
     }
@@ -99,7 +103,9 @@ impl Worker {
         args: &[bytes::Bytes],
         ctx: &ExecContext,
     ) -> petrel_resp::Reply {
+        let replicated = crate::sync_feed::prepare_command(self, database, spec, args, ctx.now_ms);
         let reply = self.shard.borrow_mut().execute(database, spec, args, ctx);
+        crate::sync_feed::commit_command(self, database, replicated, &reply);
         if spec.has_flag(petrel_store::table::flags::WRITE) {
             self.publish_memory(database);
         }
@@ -344,6 +350,7 @@ async fn serve(
             Message::Snapshot { reply } => {
                 let _ = reply.send(worker.snapshot(now_ms()));
             }
+            Message::Sync(request) => crate::sync_feed::handle(&worker, request, now_ms()),
         }
     }
 }
