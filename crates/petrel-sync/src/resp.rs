@@ -44,9 +44,7 @@ const ARGS_MAX: usize = 1024 * 1024;
 /// Takes one command off the front of `buffer`: its arguments and the bytes
 /// it took, `Ok(None)` if it is incomplete. Inline commands (a bare line,
 /// as a master's newline keepalive) come back as an empty argument list.
-pub(crate) fn take_command(
-    buffer: &mut BytesMut,
-) -> Result<Option<(Vec<Bytes>, usize)>, StreamError> {
+pub fn take_command(buffer: &mut BytesMut) -> Result<Option<(Vec<Bytes>, usize)>, StreamError> {
     let Some(&first) = buffer.first() else {
         return Ok(None);
     };

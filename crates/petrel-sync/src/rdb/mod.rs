@@ -21,7 +21,7 @@ mod read;
 mod write;
 
 pub use read::{restore_value, RdbItem, RdbReader};
-pub use write::{dump_payload, RdbWriter};
+pub use write::{dump_payload, encode_entry, RdbWriter};
 
 /// The version Petrel writes: Redis 7.0's.
 pub const RDB_VERSION: u16 = 10;

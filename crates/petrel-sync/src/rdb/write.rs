@@ -46,15 +46,15 @@ impl RdbWriter {
 
     /// One key with its value and deadline.
     pub fn entry(&mut self, key: &[u8], entry: &Entry) {
-        if let Some(deadline) = entry.expires_at_ms {
-            self.put(&[opcode::EXPIRETIME_MS]);
-            self.put(&deadline.to_le_bytes());
-        }
-        let mut body = Vec::new();
-        let value_kind = encode_value(&mut body, &entry.value);
-        self.put(&[value_kind]);
-        self.string(key);
-        self.put(&body);
+        let mut encoded = Vec::new();
+        encode_entry(&mut encoded, key, entry);
+        self.put(&encoded);
+    }
+
+    /// Entries another thread encoded with [`encode_entry`] (a shard
+    /// serializes its keys; one writer assembles the file and its checksum).
+    pub fn put_encoded(&mut self, entries: &[u8]) {
+        self.put(entries);
     }
 
     /// Bytes written so far and not yet taken.
@@ -97,6 +97,19 @@ impl Default for RdbWriter {
     fn default() -> RdbWriter {
         RdbWriter::new()
     }
+}
+
+/// Appends one key, its deadline and its value as an RDB entry, without a
+/// checksum; hand the bytes to [`RdbWriter::put_encoded`].
+pub fn encode_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
+    if let Some(deadline) = entry.expires_at_ms {
+        out.push(opcode::EXPIRETIME_MS);
+        out.extend_from_slice(&deadline.to_le_bytes());
+    }
+    let kind_at = out.len();
+    out.push(kind::STRING);
+    put_string(out, key);
+    out[kind_at] = encode_value(out, &entry.value);
 }
 
 /// The DUMP payload of `value` as Redis 7.0 makes it (value type, encoded
