@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod dataset;
 pub mod tls;
 
 /// How long a server may take to answer its first PING.

@@ -264,7 +264,7 @@ fn deterministic(args: Vec<Bytes>, reply: &Reply) -> Vec<Bytes> {
         (b"spop", Reply::Bulk(member)) => {
             vec![Bytes::from_static(b"SREM"), args[1].clone(), member.clone()]
         }
-        (b"spop", Reply::Array(members)) => {
+        (b"spop", Reply::Array(members) | Reply::Set(members)) => {
             let mut rewritten = vec![Bytes::from_static(b"SREM"), args[1].clone()];
             for member in members {
                 if let Reply::Bulk(member) = member {
