@@ -175,7 +175,17 @@ impl<'a> Batch<'a> {
             let is_tls = self.security.transport != TransportKind::Plain;
             return Some(
                 match petrel_tls::sync_allowed(self.security.mode, is_tls, self.security.role) {
-                    Err(refusal) => Reply::error_owned(refusal.to_string()),
+                    Err(refusal) => {
+                        let name = args[0].to_ascii_lowercase();
+                        if name == b"psync" || name == b"sync" {
+                            let peer = self.session.borrow().peer_address.clone();
+                            self.worker
+                                .shared
+                                .sync
+                                .refused(self.database, refusal, &peer);
+                        }
+                        Reply::error_owned(refusal.to_string())
+                    }
                     Ok(()) => return None,
                 },
             );

@@ -22,7 +22,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -85,6 +85,11 @@ pub(crate) struct SyncShared {
     pub feeding: Vec<AtomicBool>,
     /// Per database: INFO's Replication section as the sync ring last wrote it.
     pub info: Vec<Mutex<String>>,
+    /// Per database: PSYNC/SYNC refused because they came over plaintext on
+    /// a `replica_ssl` or `enabled` port, or over TLS without a syncer
+    /// certificate.
+    pub refused_plaintext: Vec<AtomicU64>,
+    pub refused_not_syncer: Vec<AtomicU64>,
 }
 
 impl SyncShared {
@@ -104,13 +109,33 @@ impl SyncShared {
             info: (0..database_count)
                 .map(|_| Mutex::new(String::new()))
                 .collect(),
+            refused_plaintext: (0..database_count).map(|_| AtomicU64::new(0)).collect(),
+            refused_not_syncer: (0..database_count).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
     /// INFO's Replication section for `database`, if the sync ring wrote one.
     pub fn info_section(&self, database: usize) -> Option<String> {
-        let text = self.info.get(database)?.lock().ok()?.clone();
-        (!text.is_empty()).then_some(text)
+        let mut text = self.info.get(database)?.lock().ok()?.clone();
+        if text.is_empty() {
+            return None;
+        }
+        text.push_str(&format!(
+            "sync_refused_plaintext:{}\r\nsync_refused_without_syncer_certificate:{}\r\n",
+            self.refused_plaintext[database].load(Ordering::Relaxed),
+            self.refused_not_syncer[database].load(Ordering::Relaxed),
+        ));
+        Some(text)
+    }
+
+    /// Counts and logs a refused PSYNC or SYNC.
+    pub fn refused(&self, database: usize, refusal: petrel_tls::SyncRefusal, peer: &str) {
+        let counter = match refusal {
+            petrel_tls::SyncRefusal::Plaintext => &self.refused_plaintext[database],
+            petrel_tls::SyncRefusal::NotSyncer => &self.refused_not_syncer[database],
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%peer, %refusal, "replication refused");
     }
 }
 

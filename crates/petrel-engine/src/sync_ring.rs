@@ -79,8 +79,6 @@ pub(crate) struct TlsParts {
     pub tls: petrel_tls::rustls::ServerConnection,
     /// Ciphertext read but not yet given to rustls.
     pub incoming: Vec<u8>,
-    /// Ciphertext rustls produced and not yet sent.
-    pub outgoing: Vec<u8>,
 }
 
 /// Takes a socket out of the runtime that owns it.
@@ -781,17 +779,9 @@ async fn source_link(ring: Rc<Ring>, handoff: Handoff) {
             Err(error) => return warn!(%peer, %error, "cannot take over a replica's socket"),
         },
         Detached::Tls(parts) => {
-            let TlsParts {
-                tcp,
-                tls,
-                incoming,
-                outgoing,
-            } = *parts;
+            let TlsParts { tcp, tls, incoming } = *parts;
             match split(tcp) {
-                Ok((mut writer, reader)) => {
-                    if let Err(error) = write_all(&mut writer, outgoing).await {
-                        return debug!(%peer, %error, "replica gone during the handoff");
-                    }
+                Ok((writer, reader)) => {
                     monoio::spawn(read_loop(reader, sender.clone()));
                     // The data thread's leftover is plaintext already; the
                     // ciphertext rustls has not seen goes through it now.

@@ -221,13 +221,14 @@ impl Transport for TlsStream {
         let _ = AsyncWriteRent::shutdown(&mut self.tcp).await;
     }
 
+    /// Every reply was flushed before the handoff, so rustls owes nothing;
+    /// `outgoing` only holds records already sent.
     fn detach(self) -> Result<crate::sync_ring::Detached, Self> {
         Ok(crate::sync_ring::Detached::Tls(Box::new(
             crate::sync_ring::TlsParts {
                 tcp: crate::sync_ring::detach_tcp(self.tcp),
                 tls: self.tls,
                 incoming: self.incoming.to_vec(),
-                outgoing: self.outgoing,
             },
         )))
     }
