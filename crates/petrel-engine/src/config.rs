@@ -93,6 +93,27 @@ pub struct DatabaseConfig {
     pub password: Option<String>,
     /// TLS mode, client authentication and trust lists.
     pub tls: RawDatabaseTls,
+    /// Replica Of: the source this database pulls from (at most one). A
+    /// database with a source answers writes with `-READONLY`.
+    pub replica_sources: Vec<ReplicaSourceConfig>,
+}
+
+/// One `replica_sources` entry, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaSourceConfig {
+    /// The `uri` as given (its password included), and its parts.
+    pub uri: String,
+    pub source: petrel_sync::SourceUri,
+    /// Connect with TLS.
+    pub encryption: bool,
+    /// The source's certificate or its CA, trusted for the link (PEM or path).
+    pub server_cert: Option<String>,
+    /// The certificate and key presented to the source; the node's syncer
+    /// certificate when absent.
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    /// SNI sent to the source; its host by default.
+    pub replication_tls_sni: Option<String>,
 }
 
 impl Config {
@@ -115,6 +136,7 @@ impl Config {
                 memory_size_bytes: 0,
                 password: None,
                 tls: RawDatabaseTls::default(),
+                replica_sources: Vec::new(),
             }],
             base_dir: PathBuf::from("."),
         }
@@ -227,6 +249,17 @@ struct RawCore {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawReplicaSource {
+    uri: String,
+    encryption: Option<bool>,
+    server_cert: Option<String>,
+    client_cert: Option<String>,
+    client_key: Option<String>,
+    replication_tls_sni: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawDatabase {
     name: String,
     port: u16,
@@ -238,6 +271,7 @@ struct RawDatabase {
     enforce_client_authentication: Option<ClientAuthentication>,
     authentication_ssl_client_certs: Option<Vec<RawClientCert>>,
     authentication_ssl_crdt_certs: Option<Vec<RawClientCert>>,
+    replica_sources: Option<Vec<RawReplicaSource>>,
 }
 
 impl RawConfig {
@@ -393,7 +427,35 @@ impl RawConfig {
                     ));
                 }
             }
+            let raw_sources = database.replica_sources.unwrap_or_default();
+            if raw_sources.len() > 1 {
+                return Err(invalid(
+                    key("replica_sources"),
+                    "at most one source is supported",
+                ));
+            }
+            let mut replica_sources = Vec::new();
+            for (index, raw) in raw_sources.into_iter().enumerate() {
+                let source = petrel_sync::SourceUri::parse(&raw.uri)
+                    .map_err(|reason| invalid(key(&format!("replica_sources[{index}].uri")), reason))?;
+                if raw.client_cert.is_some() != raw.client_key.is_some() {
+                    return Err(invalid(
+                        key(&format!("replica_sources[{index}].client_key")),
+                        "client_cert and client_key go together",
+                    ));
+                }
+                replica_sources.push(ReplicaSourceConfig {
+                    uri: raw.uri,
+                    source,
+                    encryption: raw.encryption.unwrap_or(false),
+                    server_cert: raw.server_cert,
+                    client_cert: raw.client_cert,
+                    client_key: raw.client_key,
+                    replication_tls_sni: raw.replication_tls_sni,
+                });
+            }
             databases.push(DatabaseConfig {
+                replica_sources,
                 name: database.name,
                 port: database.port,
                 memory_size_bytes,

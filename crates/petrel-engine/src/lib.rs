@@ -19,6 +19,8 @@ mod pipeline;
 mod security;
 mod sync_feed;
 mod sync_ring;
+mod sync_replica;
+mod sync_tls;
 mod tls_stream;
 mod transport;
 mod worker;

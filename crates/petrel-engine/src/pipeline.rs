@@ -198,6 +198,15 @@ impl<'a> Batch<'a> {
                 ));
             }
         }
+        if spec.has_flag(flags::WRITE)
+            && !self.worker.shared.config.databases[self.database]
+                .replica_sources
+                .is_empty()
+        {
+            return Some(Reply::error(
+                "READONLY You can't write against a read only replica.",
+            ));
+        }
         None
     }
 

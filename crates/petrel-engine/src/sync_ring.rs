@@ -245,7 +245,7 @@ impl Link {
     }
 }
 
-enum LinkInput {
+pub(crate) enum LinkInput {
     /// Bytes from the replica (ciphertext for userspace TLS).
     Received(Vec<u8>),
     /// The replica closed or the socket failed.
@@ -329,8 +329,17 @@ async fn serve(shared: Arc<Shared>) {
         monoio::spawn(feed_loop(ring.clone(), shard, receiver));
     }
     monoio::spawn(housekeeping(ring.clone()));
-    for database in 0..ring.databases.len() {
-        ring.publish_info(database);
+    for (database, config) in ring.shared.config.databases.iter().enumerate() {
+        match config.replica_sources.first() {
+            Some(source) => {
+                monoio::spawn(crate::sync_replica::run(
+                    ring.shared.clone(),
+                    database,
+                    source.clone(),
+                ));
+            }
+            None => ring.publish_info(database),
+        }
     }
     let Some(handoffs) = handoffs else {
         return;
@@ -474,8 +483,12 @@ impl Ring {
         monoio::spawn(run_job(self.clone(), database, id, done_receiver));
     }
 
-    /// Renders INFO's Replication section for `database`.
+    /// Renders INFO's Replication section for `database` (a replica's
+    /// comes from its own task).
     fn publish_info(&self, database: usize) {
+        if !self.shared.config.databases[database].replica_sources.is_empty() {
+            return;
+        }
         let sync = self.databases[database].borrow();
         let now = now_ms();
         let mut text = String::from("role:master\r\n");
@@ -642,16 +655,16 @@ fn restart_job(ring: &Rc<Ring>, database: usize, id: u64) {
 // One replica link on the source side.
 
 /// The write half of a link: plain bytes, or rustls in front of them.
-enum Writer {
+pub(crate) enum Writer {
     Plain(TcpStream),
     Tls {
         tcp: TcpStream,
-        tls: Box<petrel_tls::rustls::ServerConnection>,
+        tls: Box<petrel_tls::rustls::Connection>,
     },
 }
 
 impl Writer {
-    async fn send(&mut self, data: Vec<u8>) -> io::Result<()> {
+    pub(crate) async fn send(&mut self, data: Vec<u8>) -> io::Result<()> {
         match self {
             Writer::Plain(tcp) => write_all(tcp, data).await,
             Writer::Tls { tcp, tls } => {
@@ -668,7 +681,7 @@ impl Writer {
 
     /// Plaintext out of what the reader delivered, and ciphertext to send
     /// back (alerts, key updates).
-    fn receive(&mut self, data: Vec<u8>) -> io::Result<(Vec<u8>, Vec<u8>)> {
+    pub(crate) fn receive(&mut self, data: Vec<u8>) -> io::Result<(Vec<u8>, Vec<u8>)> {
         match self {
             Writer::Plain(_) => Ok((data, Vec::new())),
             Writer::Tls { tls, .. } => {
@@ -692,6 +705,21 @@ impl Writer {
                 Ok((plaintext, reply))
             }
         }
+    }
+
+    /// Sends bytes as they are (ciphertext rustls produced).
+    pub(crate) async fn send_raw(&mut self, raw: Vec<u8>) -> io::Result<()> {
+        match self {
+            Writer::Plain(tcp) | Writer::Tls { tcp, .. } => write_all(tcp, raw).await,
+        }
+    }
+
+    /// Ends the link: close_notify for TLS, then shuts the socket down in
+    /// both directions, which also wakes its reader.
+    pub(crate) async fn close(&mut self) {
+        let goodbye = self.close_notify();
+        let _ = self.send_raw(goodbye).await;
+        let _ = shutdown(self.raw_fd());
     }
 
     fn raw_fd(&self) -> i32 {
@@ -726,7 +754,7 @@ async fn write_all(tcp: &mut TcpStream, data: Vec<u8>) -> io::Result<()> {
 }
 
 /// Forwards what the socket delivers to the link task until it closes.
-async fn read_loop<R: Transport>(mut reader: R, sender: flume::Sender<LinkInput>) {
+pub(crate) async fn read_loop<R: Transport>(mut reader: R, sender: flume::Sender<LinkInput>) {
     loop {
         let buffer = BytesMut::with_capacity(READ_CHUNK_BYTES);
         let (result, buffer) = reader.read_into(buffer).await;
@@ -744,7 +772,8 @@ async fn read_loop<R: Transport>(mut reader: R, sender: flume::Sender<LinkInput>
     }
 }
 
-fn split(std: std::net::TcpStream) -> io::Result<(TcpStream, TcpStream)> {
+/// The same socket twice: one for the link task's writes, one for its reader.
+pub(crate) fn split(std: std::net::TcpStream) -> io::Result<(TcpStream, TcpStream)> {
     let reader = std.try_clone()?;
     Ok((TcpStream::from_std(std)?, TcpStream::from_std(reader)?))
 }
@@ -787,7 +816,7 @@ async fn source_link(ring: Rc<Ring>, handoff: Handoff) {
                     // ciphertext rustls has not seen goes through it now.
                     let mut writer = Writer::Tls {
                         tcp: writer,
-                        tls: Box::new(tls),
+                        tls: Box::new(petrel_tls::rustls::Connection::Server(tls)),
                     };
                     match writer.receive(incoming) {
                         Ok((plaintext, _)) => first_input.extend(plaintext),
@@ -891,7 +920,7 @@ async fn run_source_link(
         match event {
             LinkInput::Received(data) => match writer.receive(data) {
                 Ok((plaintext, reply)) => {
-                    if writer_send(&mut writer, reply).await.is_err() {
+                    if writer.send_raw(reply).await.is_err() {
                         break;
                     }
                     input.extend_from_slice(&plaintext);
@@ -930,16 +959,7 @@ async fn run_source_link(
             }
         }
     }
-    let goodbye = writer.close_notify();
-    let _ = writer_send(&mut writer, goodbye).await;
-    // Wakes the reader, which is blocked on the same socket.
-    let _ = shutdown(writer.raw_fd());
-}
-
-async fn writer_send(writer: &mut Writer, raw: Vec<u8>) -> io::Result<()> {
-    match writer {
-        Writer::Plain(tcp) | Writer::Tls { tcp, .. } => write_all(tcp, raw).await,
-    }
+    writer.close().await;
 }
 
 fn shutdown(fd: i32) -> io::Result<()> {

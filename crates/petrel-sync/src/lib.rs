@@ -19,8 +19,10 @@ pub mod rdb;
 pub mod replica;
 pub mod resp;
 pub mod source;
+pub mod uri;
 
 pub use backlog::Backlog;
 pub use rdb::{RdbError, RdbItem, RdbReader, RdbWriter};
 pub use replica::{ReplicaConfig, ReplicaError, ReplicaEvent, ReplicaLink};
+pub use uri::SourceUri;
 pub use source::{PsyncDecision, Replconf, ReplicaCapabilities, ReplicationSource, StreamFramer};
