@@ -436,8 +436,9 @@ impl RawConfig {
             }
             let mut replica_sources = Vec::new();
             for (index, raw) in raw_sources.into_iter().enumerate() {
-                let source = petrel_sync::SourceUri::parse(&raw.uri)
-                    .map_err(|reason| invalid(key(&format!("replica_sources[{index}].uri")), reason))?;
+                let source = petrel_sync::SourceUri::parse(&raw.uri).map_err(|reason| {
+                    invalid(key(&format!("replica_sources[{index}].uri")), reason)
+                })?;
                 if raw.client_cert.is_some() != raw.client_key.is_some() {
                     return Err(invalid(
                         key(&format!("replica_sources[{index}].client_key")),

@@ -105,14 +105,24 @@ async fn attempt(
     resume: &mut Option<(String, u64)>,
 ) -> Result<(), String> {
     let (tcp, tls) = connect(shared, source).await?;
-    let (tcp, reader) = split(detach_tcp(tcp)).map_err(|error| format!("cannot split the socket: {error}"))?;
+    let (tcp, reader) =
+        split(detach_tcp(tcp)).map_err(|error| format!("cannot split the socket: {error}"))?;
     let mut writer = match tls {
         None => Writer::Plain(tcp),
         Some(tls) => Writer::Tls { tcp, tls },
     };
     let (sender, receiver) = flume::unbounded();
     monoio::spawn(read_loop(reader, sender));
-    let result = drive(shared, database, source, status, resume, &mut writer, receiver).await;
+    let result = drive(
+        shared,
+        database,
+        source,
+        status,
+        resume,
+        &mut writer,
+        receiver,
+    )
+    .await;
     writer.close().await;
     result
 }
@@ -135,13 +145,19 @@ async fn drive(
     let mut applier = Applier::new(shared.clone(), database);
     status.borrow_mut().last_io_ms = now_ms();
     // Plaintext rustls may already hold (the handshake's tail).
-    let (early, _) = writer.receive(Vec::new()).map_err(|error| error.to_string())?;
+    let (early, _) = writer
+        .receive(Vec::new())
+        .map_err(|error| error.to_string())?;
     if !early.is_empty() {
-        link.handle_input(&early).map_err(|error| error.to_string())?;
+        link.handle_input(&early)
+            .map_err(|error| error.to_string())?;
     }
     loop {
         while let Some(bytes) = link.poll_transmit() {
-            writer.send(bytes).await.map_err(|error| format!("send: {error}"))?;
+            writer
+                .send(bytes)
+                .await
+                .map_err(|error| format!("send: {error}"))?;
         }
         while let Some(event) = link.poll_event() {
             applier.apply_event(event, status).await?;
@@ -176,7 +192,8 @@ async fn drive(
                     .send_raw(reply)
                     .await
                     .map_err(|error| format!("send: {error}"))?;
-                link.handle_input(&plaintext).map_err(|error| error.to_string())?;
+                link.handle_input(&plaintext)
+                    .map_err(|error| error.to_string())?;
                 link.handle_timeout(now_ms());
             }
             Ok(Ok(_)) => {}
@@ -281,7 +298,11 @@ impl Applier {
         status: &Rc<RefCell<Status>>,
     ) -> Result<(), String> {
         match event {
-            ReplicaEvent::FullSync { replid, offset, rdb } => {
+            ReplicaEvent::FullSync {
+                replid,
+                offset,
+                rdb,
+            } => {
                 status.borrow_mut().loading = true;
                 self.load(&rdb).await?;
                 info!(database = self.database, %replid, offset, bytes = rdb.len(), "loaded the source's snapshot");
@@ -323,7 +344,8 @@ impl Applier {
         if skipped > 0 {
             warn!(
                 database = self.database,
-                skipped, "the source's snapshot has keys in databases other than 0; they are not loaded"
+                skipped,
+                "the source's snapshot has keys in databases other than 0; they are not loaded"
             );
         }
         Ok(())
@@ -346,7 +368,10 @@ impl Applier {
         if self.selected_db != 0 {
             if !self.skipped_other_db_warned {
                 self.skipped_other_db_warned = true;
-                warn!(database = self.database, "the source writes to a database other than 0; those writes are not applied");
+                warn!(
+                    database = self.database,
+                    "the source writes to a database other than 0; those writes are not applied"
+                );
             }
             return;
         }
@@ -355,7 +380,9 @@ impl Applier {
             b"restore" => return self.restore(args),
             b"flushdb" | b"flushall" => return self.flush_all_shards().await,
             b"del" | b"unlink" => {
-                let Some(spec) = table::lookup(&name) else { return };
+                let Some(spec) = table::lookup(&name) else {
+                    return;
+                };
                 for key in &args[1..] {
                     let shard = self.shard_of(key);
                     self.push(
@@ -369,14 +396,20 @@ impl Applier {
                 return;
             }
             b"mset" if args.len() % 2 == 1 => {
-                let Some(spec) = table::lookup(b"set") else { return };
+                let Some(spec) = table::lookup(b"set") else {
+                    return;
+                };
                 for pair in args[1..].chunks_exact(2) {
                     let shard = self.shard_of(&pair[0]);
                     self.push(
                         shard,
                         ShardOp::Command {
                             spec,
-                            args: vec![Bytes::from_static(b"SET"), pair[0].clone(), pair[1].clone()],
+                            args: vec![
+                                Bytes::from_static(b"SET"),
+                                pair[0].clone(),
+                                pair[1].clone(),
+                            ],
                         },
                     );
                 }
@@ -392,7 +425,9 @@ impl Applier {
             return;
         }
         let mut positions = spec.key_positions(args.len());
-        let first = positions.next().map(|position| shard_of(&args[position], shard_count));
+        let first = positions
+            .next()
+            .map(|position| shard_of(&args[position], shard_count));
         let single = match first {
             Some(first) => positions
                 .all(|position| shard_of(&args[position], shard_count) == first)
@@ -414,7 +449,10 @@ impl Applier {
                     }
                 }
             }
-            _ => debug!(command = spec.name, "command without a place to run in the stream; skipped"),
+            _ => debug!(
+                command = spec.name,
+                "command without a place to run in the stream; skipped"
+            ),
         }
     }
 
@@ -493,7 +531,10 @@ fn publish(shared: &Shared, database: usize, source: &ReplicaSourceConfig, statu
     text.push_str(&format!("master_repl_offset:{}\r\n", status.offset));
     text.push_str("second_repl_offset:-1\r\nrepl_backlog_active:0\r\n");
     if let Some(error) = &status.last_error {
-        text.push_str(&format!("master_link_last_error:{}\r\n", error.replace(['\r', '\n'], " ")));
+        text.push_str(&format!(
+            "master_link_last_error:{}\r\n",
+            error.replace(['\r', '\n'], " ")
+        ));
     }
     if let Ok(mut info) = shared.sync.info[database].lock() {
         *info = text;

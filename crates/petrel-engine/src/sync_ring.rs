@@ -486,7 +486,10 @@ impl Ring {
     /// Renders INFO's Replication section for `database` (a replica's
     /// comes from its own task).
     fn publish_info(&self, database: usize) {
-        if !self.shared.config.databases[database].replica_sources.is_empty() {
+        if !self.shared.config.databases[database]
+            .replica_sources
+            .is_empty()
+        {
             return;
         }
         let sync = self.databases[database].borrow();

@@ -39,18 +39,17 @@ pub(crate) fn client_config(
             .map_err(|error| format!("server_cert: {error}"))?;
     }
     let node_tls = &shared.config.node.tls;
-    let (cert, key, field) = match (&source.client_cert, &source.client_key) {
-        (Some(cert), Some(key)) => (cert.clone(), key.clone(), "client_cert"),
-        _ => match (&node_tls.syncer_cert, &node_tls.syncer_key) {
-            (Some(cert), Some(key)) => (cert.clone(), key.clone(), "node.tls.syncer_cert"),
-            _ => {
-                return Err(
+    let (cert, key, field) =
+        match (&source.client_cert, &source.client_key) {
+            (Some(cert), Some(key)) => (cert.clone(), key.clone(), "client_cert"),
+            _ => match (&node_tls.syncer_cert, &node_tls.syncer_key) {
+                (Some(cert), Some(key)) => (cert.clone(), key.clone(), "node.tls.syncer_cert"),
+                _ => return Err(
                     "encryption is on but there is no client_cert and no node syncer certificate"
                         .to_string(),
-                )
-            }
-        },
-    };
+                ),
+            },
+        };
     let chain: Vec<_> = read_source(&cert, base_dir)
         .and_then(|bytes| parse_certificates(&bytes))
         .map_err(|problem| format!("{field}: {problem}"))?

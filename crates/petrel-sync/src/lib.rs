@@ -24,5 +24,5 @@ pub mod uri;
 pub use backlog::Backlog;
 pub use rdb::{RdbError, RdbItem, RdbReader, RdbWriter};
 pub use replica::{ReplicaConfig, ReplicaError, ReplicaEvent, ReplicaLink};
-pub use uri::SourceUri;
 pub use source::{PsyncDecision, Replconf, ReplicaCapabilities, ReplicationSource, StreamFramer};
+pub use uri::SourceUri;

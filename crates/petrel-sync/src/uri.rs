@@ -72,7 +72,11 @@ mod tests {
             Ok(("db.example.com".into(), None))
         );
         assert_eq!(
-            SourceUri::parse("redis://admin:p@ss@[::1]:7000").map(|uri| (uri.host, uri.username, uri.password)),
+            SourceUri::parse("redis://admin:p@ss@[::1]:7000").map(|uri| (
+                uri.host,
+                uri.username,
+                uri.password
+            )),
             Ok(("::1".into(), Some("admin".into()), Some("p@ss".into())))
         );
         assert!(SourceUri::parse("http://h:1").is_err());
