@@ -68,44 +68,62 @@ pub fn dump(connection: &mut redis::Connection) -> Dataset {
     keys.sort();
     keys.dedup();
     let mut dataset = Dataset::new();
-    for key in keys {
-        let kind = String::from_utf8_lossy(&bytes(&run(connection, &[b"TYPE", &key]))).into_owned();
-        let mut value = match kind.as_str() {
-            "string" => vec![bytes(&run(connection, &[b"GET", &key]))],
-            "list" => list(run(connection, &[b"LRANGE", &key, b"0", b"-1"])),
-            "set" => list(run(connection, &[b"SMEMBERS", &key])),
-            "hash" => {
-                let flat = list(run(connection, &[b"HGETALL", &key]));
-                let mut pairs: Vec<Vec<u8>> = flat
-                    .chunks(2)
-                    .map(|pair| [pair[0].clone(), b"=".to_vec(), pair[1].clone()].concat())
-                    .collect();
-                pairs.sort();
-                pairs
-            }
-            "zset" => list(run(
-                connection,
-                &[b"ZRANGE", &key, b"0", b"-1", b"WITHSCORES"],
-            )),
-            // Gone between SCAN and TYPE (expired): skip it.
-            "none" => continue,
-            other => panic!("unexpected type {other}"),
-        };
-        if kind == "set" {
-            value.sort();
+    // Pipelined in batches: TYPE and PTTL of each key, then its value.
+    for batch in keys.chunks(500) {
+        let mut pipe = redis::pipe();
+        for key in batch {
+            pipe.cmd("TYPE").arg(key).cmd("PTTL").arg(key);
         }
-        let ttl = match run(connection, &[b"PTTL", &key]) {
-            Value::Int(ttl) => ttl,
-            other => panic!("PTTL answered {other:?}"),
-        };
-        dataset.insert(
-            key,
-            Item {
-                kind,
-                value,
-                has_deadline: ttl >= 0,
-            },
-        );
+        let answers: Vec<Value> = pipe
+            .query(connection)
+            .unwrap_or_else(|error| panic!("TYPE/PTTL failed: {error}"));
+        let mut kinds = Vec::with_capacity(batch.len());
+        let mut pipe = redis::pipe();
+        for (key, pair) in batch.iter().zip(answers.chunks(2)) {
+            let kind = String::from_utf8_lossy(&bytes(&pair[0])).into_owned();
+            let has_deadline = matches!(pair[1], Value::Int(ttl) if ttl >= 0);
+            match kind.as_str() {
+                "string" => pipe.cmd("GET").arg(key),
+                "list" => pipe.cmd("LRANGE").arg(key).arg(0).arg(-1),
+                "set" => pipe.cmd("SMEMBERS").arg(key),
+                "hash" => pipe.cmd("HGETALL").arg(key),
+                "zset" => pipe.cmd("ZRANGE").arg(key).arg(0).arg(-1).arg("WITHSCORES"),
+                // Gone between SCAN and TYPE (expired): ask something harmless.
+                "none" => pipe.cmd("EXISTS").arg(key),
+                other => panic!("unexpected type {other}"),
+            };
+            kinds.push((key, kind, has_deadline));
+        }
+        let values: Vec<Value> = pipe
+            .query(connection)
+            .unwrap_or_else(|error| panic!("reading values failed: {error}"));
+        for ((key, kind, has_deadline), value) in kinds.into_iter().zip(values) {
+            let mut value = match kind.as_str() {
+                "none" => continue,
+                "string" => vec![bytes(&value)],
+                "hash" => {
+                    let flat = list(value);
+                    let mut pairs: Vec<Vec<u8>> = flat
+                        .chunks(2)
+                        .map(|pair| [pair[0].clone(), b"=".to_vec(), pair[1].clone()].concat())
+                        .collect();
+                    pairs.sort();
+                    pairs
+                }
+                _ => list(value),
+            };
+            if kind == "set" {
+                value.sort();
+            }
+            dataset.insert(
+                key.clone(),
+                Item {
+                    kind,
+                    value,
+                    has_deadline,
+                },
+            );
+        }
     }
     dataset
 }
