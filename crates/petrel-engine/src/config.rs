@@ -73,7 +73,14 @@ pub struct NodeConfig {
     /// `[node.tls]`: certificates, version floor, suites, kTLS; validated by
     /// `petrel-tls` when the node starts.
     pub tls: RawNodeTls,
+    /// Replication backlog per database, in bytes: how much of the stream a
+    /// replica may miss and still resume with PSYNC, and how far it may fall
+    /// behind during a full sync.
+    pub repl_backlog_size_bytes: u64,
 }
+
+/// `repl_backlog_size` when the config does not say.
+pub const REPL_BACKLOG_SIZE_DEFAULT: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreTuning {
@@ -128,6 +135,7 @@ impl Config {
                 proto_max_bulk_len: PROTO_MAX_BULK_LEN_DEFAULT,
                 io_driver: IoDriver::Auto,
                 tls: RawNodeTls::default(),
+                repl_backlog_size_bytes: REPL_BACKLOG_SIZE_DEFAULT,
             },
             cores: Vec::new(),
             databases: vec![DatabaseConfig {
@@ -222,6 +230,7 @@ struct RawNode {
     proto_max_bulk_len: Option<RawSize>,
     io_driver: Option<IoDriver>,
     tls: Option<RawNodeTls>,
+    repl_backlog_size: Option<RawSize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -330,6 +339,18 @@ impl RawConfig {
                     format!("core {core} does not exist"),
                 ));
             }
+        }
+        let repl_backlog_size_bytes = match &node.repl_backlog_size {
+            None => REPL_BACKLOG_SIZE_DEFAULT,
+            Some(size) => {
+                parse_size(size).map_err(|reason| invalid("node.repl_backlog_size", reason))?
+            }
+        };
+        if !(16 * 1024..=16 * 1024 * 1024 * 1024).contains(&repl_backlog_size_bytes) {
+            return Err(invalid(
+                "node.repl_backlog_size",
+                "must be between 16kb and 16gb",
+            ));
         }
         let proto_max_bulk_len = match node.proto_max_bulk_len {
             None => PROTO_MAX_BULK_LEN_DEFAULT,
@@ -485,6 +506,7 @@ impl RawConfig {
                 proto_max_bulk_len,
                 io_driver: node.io_driver.unwrap_or(IoDriver::Auto),
                 tls: node.tls.unwrap_or_default(),
+                repl_backlog_size_bytes,
             },
             cores,
             databases,
@@ -604,5 +626,51 @@ mod tests {
             }
         );
         assert!(!config.tuning_for(1).sqpoll);
+    }
+
+    // Replica Of settings parse into their parts; a bad URI, two sources,
+    // a client certificate without its key and an out-of-range backlog are
+    // refused naming the key.
+    #[test]
+    fn replica_sources_and_backlog() {
+        let config = parse(
+            "[node]\nrepl_backlog_size = \"1mb\"\n[[databases]]\nname = \"a\"\nport = 7000\nreplica_sources = [ { uri = \"redis://:pw@10.0.0.1:12000\", encryption = true, server_cert = \"ca.pem\", replication_tls_sni = \"db.example\" } ]\n",
+        )
+        .expect("valid");
+        assert_eq!(config.node.repl_backlog_size_bytes, 1024 * 1024);
+        let source = &config.databases[0].replica_sources[0];
+        assert_eq!(source.source.host, "10.0.0.1");
+        assert_eq!(source.source.port, 12000);
+        assert_eq!(source.source.password.as_deref(), Some("pw"));
+        assert!(source.encryption);
+        assert_eq!(source.replication_tls_sni.as_deref(), Some("db.example"));
+        let cases = [
+            (
+                "replica_sources = [ { uri = \"http://h:1\" } ]",
+                "databases[0].replica_sources[0].uri",
+            ),
+            (
+                "replica_sources = [ { uri = \"redis://h:1\" }, { uri = \"redis://h:2\" } ]",
+                "databases[0].replica_sources",
+            ),
+            (
+                "replica_sources = [ { uri = \"redis://h:1\", client_cert = \"c.pem\" } ]",
+                "databases[0].replica_sources[0].client_key",
+            ),
+        ];
+        for (line, key) in cases {
+            let error = parse(&format!(
+                "[[databases]]\nname = \"a\"\nport = 7000\n{line}\n"
+            ))
+            .expect_err("must fail");
+            assert!(error.to_string().contains(key), "{error}");
+        }
+        let error =
+            parse("[node]\nrepl_backlog_size = 10\n[[databases]]\nname = \"a\"\nport = 7000\n")
+                .expect_err("too small");
+        assert!(
+            error.to_string().contains("node.repl_backlog_size"),
+            "{error}"
+        );
     }
 }

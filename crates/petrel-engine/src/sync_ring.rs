@@ -42,9 +42,6 @@ use crate::sync_feed::{FeedItem, SnapshotChunk, SyncRequest};
 use crate::transport::Transport;
 use crate::worker::{Message, Worker};
 
-/// Bytes of stream history kept per database for partial resyncs, and the
-/// most a replica may fall behind (it is also their output buffer).
-pub(crate) const BACKLOG_BYTES_DEFAULT: usize = 64 * 1024 * 1024;
 /// How much backlog a link sends per write.
 const SEND_CHUNK_BYTES_MAX: usize = 256 * 1024;
 /// Redis's repl-ping-replica-period.
@@ -311,11 +308,14 @@ async fn serve(shared: Arc<Shared>) {
         .lock()
         .ok()
         .and_then(|mut receiver| receiver.take());
+    // The backlog is the replicas' output buffer too (see the module docs).
+    let backlog_bytes =
+        usize::try_from(shared.config.node.repl_backlog_size_bytes).unwrap_or(usize::MAX);
     let ring = Rc::new(Ring {
         databases: (0..shared.config.databases.len())
             .map(|_| {
                 RefCell::new(DatabaseSync {
-                    source: ReplicationSource::new(random_replid(), BACKLOG_BYTES_DEFAULT),
+                    source: ReplicationSource::new(random_replid(), backlog_bytes),
                     links: Vec::new(),
                     job: None,
                     queued: Vec::new(),
