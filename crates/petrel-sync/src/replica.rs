@@ -233,6 +233,10 @@ impl ReplicaLink {
                     self.state = State::Psync;
                 }
                 State::Psync => {
+                    // A source preparing a snapshot may send newlines first.
+                    while self.input.first() == Some(&b'\n') {
+                        let _ = self.input.split_to(1);
+                    }
                     let Some(reply) = self.take_line() else {
                         return Ok(());
                     };
@@ -437,7 +441,7 @@ mod tests {
             vec!["*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n"]
         );
         let replid = "f".repeat(40);
-        link.handle_input(format!("+FULLRESYNC {replid} 100\r\n\n\n$9\r\nREDIS").as_bytes())
+        link.handle_input(format!("\n+FULLRESYNC {replid} 100\r\n\n\n$9\r\nREDIS").as_bytes())
             .expect("ok");
         assert!(link.poll_event().is_none());
         let ping = b"*1\r\n$4\r\nPING\r\n";
