@@ -24,6 +24,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod admin;
+pub mod dataset;
 pub mod tls;
 
 /// How long a server may take to answer its first PING.
@@ -82,6 +83,9 @@ pub struct Database {
     pub memory_size: Option<String>,
     /// TLS mode and trust lists (see [`tls::DatabaseTls`]); Petrel only.
     pub tls: Option<tls::DatabaseTls>,
+    /// Extra keys of this `[[databases]]` table as (key, TOML value), such as
+    /// `replica_sources`; Petrel only.
+    pub extra: Vec<(String, String)>,
 }
 
 impl Database {
@@ -91,7 +95,14 @@ impl Database {
             password: None,
             memory_size: None,
             tls: None,
+            extra: Vec::new(),
         }
+    }
+
+    /// Adds a key to this database's table, its value written as TOML.
+    pub fn extra(mut self, key: &str, toml_value: &str) -> Database {
+        self.extra.push((key.to_owned(), toml_value.to_owned()));
+        self
     }
 
     pub fn password(mut self, password: &str) -> Database {
@@ -200,6 +211,9 @@ impl Config {
                     "authentication_redis_pass = {}",
                     toml_string(password)
                 );
+            }
+            for (key, value) in &database.extra {
+                let _ = writeln!(toml, "{key} = {value}");
             }
             if let Some(tls) = &database.tls {
                 toml.push_str(&tls.to_toml());

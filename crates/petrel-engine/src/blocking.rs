@@ -258,8 +258,13 @@ impl Worker {
     fn pop_for(&self, client: &BlockedClient, key: &Bytes) -> Served {
         let ctx = self.context(now_ms());
         let database = client.database;
+        // Not through `Worker::execute`: serving must not re-enter itself.
+        // Replicas still get the pop.
         let run = |spec: &'static CommandSpec, args: Vec<Bytes>| {
+            let replicated =
+                crate::sync_feed::prepare_command(self, database, spec, &args, ctx.now_ms);
             let reply = self.shard.borrow_mut().execute(database, spec, &args, &ctx);
+            crate::sync_feed::commit_command(self, database, replicated, &reply);
             self.publish_memory(database);
             reply
         };

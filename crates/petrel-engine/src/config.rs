@@ -90,7 +90,14 @@ pub struct NodeConfig {
     /// `[node.tls]`: certificates, version floor, suites, kTLS; validated by
     /// `petrel-tls` when the node starts.
     pub tls: RawNodeTls,
+    /// Replication backlog per database, in bytes: how much of the stream a
+    /// replica may miss and still resume with PSYNC, and how far it may fall
+    /// behind during a full sync.
+    pub repl_backlog_size_bytes: u64,
 }
+
+/// `repl_backlog_size` when the config does not say.
+pub const REPL_BACKLOG_SIZE_DEFAULT: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreTuning {
@@ -113,6 +120,27 @@ pub struct DatabaseConfig {
     pub password: Option<String>,
     /// TLS mode, client authentication and trust lists.
     pub tls: RawDatabaseTls,
+    /// Replica Of: the source this database pulls from (at most one). A
+    /// database with a source answers writes with `-READONLY`.
+    pub replica_sources: Vec<ReplicaSourceConfig>,
+}
+
+/// One `replica_sources` entry, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaSourceConfig {
+    /// The `uri` as given (its password included), and its parts.
+    pub uri: String,
+    pub source: petrel_sync::SourceUri,
+    /// Connect with TLS.
+    pub encryption: bool,
+    /// The source's certificate or its CA, trusted for the link (PEM or path).
+    pub server_cert: Option<String>,
+    /// The certificate and key presented to the source; the node's syncer
+    /// certificate when absent.
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    /// SNI sent to the source; its host by default.
+    pub replication_tls_sni: Option<String>,
 }
 
 impl Config {
@@ -127,6 +155,7 @@ impl Config {
                 proto_max_bulk_len: PROTO_MAX_BULK_LEN_DEFAULT,
                 io_driver: IoDriver::Auto,
                 tls: RawNodeTls::default(),
+                repl_backlog_size_bytes: REPL_BACKLOG_SIZE_DEFAULT,
             },
             cores: Vec::new(),
             databases: vec![DatabaseConfig {
@@ -136,6 +165,7 @@ impl Config {
                 memory_size_bytes: 0,
                 password: None,
                 tls: RawDatabaseTls::default(),
+                replica_sources: Vec::new(),
             }],
             base_dir: PathBuf::from("."),
             admin: None,
@@ -271,6 +301,7 @@ struct RawNode {
     proto_max_bulk_len: Option<RawSize>,
     io_driver: Option<IoDriver>,
     tls: Option<RawNodeTls>,
+    repl_backlog_size: Option<RawSize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,6 +329,17 @@ struct RawCore {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawReplicaSource {
+    uri: String,
+    encryption: Option<bool>,
+    server_cert: Option<String>,
+    client_cert: Option<String>,
+    client_key: Option<String>,
+    replication_tls_sni: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawDatabase {
     name: String,
     port: u16,
@@ -309,6 +351,7 @@ struct RawDatabase {
     enforce_client_authentication: Option<ClientAuthentication>,
     authentication_ssl_client_certs: Option<Vec<RawClientCert>>,
     authentication_ssl_crdt_certs: Option<Vec<RawClientCert>>,
+    replica_sources: Option<Vec<RawReplicaSource>>,
 }
 
 impl RawConfig {
@@ -367,6 +410,18 @@ impl RawConfig {
                     format!("core {core} does not exist"),
                 ));
             }
+        }
+        let repl_backlog_size_bytes = match &node.repl_backlog_size {
+            None => REPL_BACKLOG_SIZE_DEFAULT,
+            Some(size) => {
+                parse_size(size).map_err(|reason| invalid("node.repl_backlog_size", reason))?
+            }
+        };
+        if !(16 * 1024..=16 * 1024 * 1024 * 1024).contains(&repl_backlog_size_bytes) {
+            return Err(invalid(
+                "node.repl_backlog_size",
+                "must be between 16kb and 16gb",
+            ));
         }
         let proto_max_bulk_len = match node.proto_max_bulk_len {
             None => PROTO_MAX_BULK_LEN_DEFAULT,
@@ -464,8 +519,37 @@ impl RawConfig {
                     ));
                 }
             }
+            let raw_sources = database.replica_sources.unwrap_or_default();
+            if raw_sources.len() > 1 {
+                return Err(invalid(
+                    key("replica_sources"),
+                    "at most one source is supported",
+                ));
+            }
+            let mut replica_sources = Vec::new();
+            for (index, raw) in raw_sources.into_iter().enumerate() {
+                let source = petrel_sync::SourceUri::parse(&raw.uri).map_err(|reason| {
+                    invalid(key(&format!("replica_sources[{index}].uri")), reason)
+                })?;
+                if raw.client_cert.is_some() != raw.client_key.is_some() {
+                    return Err(invalid(
+                        key(&format!("replica_sources[{index}].client_key")),
+                        "client_cert and client_key go together",
+                    ));
+                }
+                replica_sources.push(ReplicaSourceConfig {
+                    uri: raw.uri,
+                    source,
+                    encryption: raw.encryption.unwrap_or(false),
+                    server_cert: raw.server_cert,
+                    client_cert: raw.client_cert,
+                    client_key: raw.client_key,
+                    replication_tls_sni: raw.replication_tls_sni,
+                });
+            }
             databases.push(DatabaseConfig {
                 uid: index as u64 + 1,
+                replica_sources,
                 name: database.name,
                 port: database.port,
                 memory_size_bytes,
@@ -499,6 +583,7 @@ impl RawConfig {
                 proto_max_bulk_len,
                 io_driver: node.io_driver.unwrap_or(IoDriver::Auto),
                 tls: node.tls.unwrap_or_default(),
+                repl_backlog_size_bytes,
             },
             cores,
             databases,
@@ -646,5 +731,51 @@ mod tests {
             }
         );
         assert!(!config.tuning_for(1).sqpoll);
+    }
+
+    // Replica Of settings parse into their parts; a bad URI, two sources,
+    // a client certificate without its key and an out-of-range backlog are
+    // refused naming the key.
+    #[test]
+    fn replica_sources_and_backlog() {
+        let config = parse(
+            "[node]\nrepl_backlog_size = \"1mb\"\n[[databases]]\nname = \"a\"\nport = 7000\nreplica_sources = [ { uri = \"redis://:pw@10.0.0.1:12000\", encryption = true, server_cert = \"ca.pem\", replication_tls_sni = \"db.example\" } ]\n",
+        )
+        .expect("valid");
+        assert_eq!(config.node.repl_backlog_size_bytes, 1024 * 1024);
+        let source = &config.databases[0].replica_sources[0];
+        assert_eq!(source.source.host, "10.0.0.1");
+        assert_eq!(source.source.port, 12000);
+        assert_eq!(source.source.password.as_deref(), Some("pw"));
+        assert!(source.encryption);
+        assert_eq!(source.replication_tls_sni.as_deref(), Some("db.example"));
+        let cases = [
+            (
+                "replica_sources = [ { uri = \"http://h:1\" } ]",
+                "databases[0].replica_sources[0].uri",
+            ),
+            (
+                "replica_sources = [ { uri = \"redis://h:1\" }, { uri = \"redis://h:2\" } ]",
+                "databases[0].replica_sources",
+            ),
+            (
+                "replica_sources = [ { uri = \"redis://h:1\", client_cert = \"c.pem\" } ]",
+                "databases[0].replica_sources[0].client_key",
+            ),
+        ];
+        for (line, key) in cases {
+            let error = parse(&format!(
+                "[[databases]]\nname = \"a\"\nport = 7000\n{line}\n"
+            ))
+            .expect_err("must fail");
+            assert!(error.to_string().contains(key), "{error}");
+        }
+        let error =
+            parse("[node]\nrepl_backlog_size = 10\n[[databases]]\nname = \"a\"\nport = 7000\n")
+                .expect_err("too small");
+        assert!(
+            error.to_string().contains("node.repl_backlog_size"),
+            "{error}"
+        );
     }
 }

@@ -295,7 +295,7 @@ pub(crate) async fn serve<T: Transport>(
                     Ok(Some(args)) => {
                         taken += 1;
                         control = batch.push(args, &mut write_buffer).await;
-                        if control == Control::Close {
+                        if control != Control::Continue {
                             break;
                         }
                     }
@@ -326,6 +326,10 @@ pub(crate) async fn serve<T: Transport>(
                 debug!(client = id, %peer, %error, "connection ended while sending replies");
                 return;
             }
+        }
+        if control == Control::Sync && protocol_error.is_none() {
+            crate::sync_ring::hand_off(&worker, id, database, stream, read_buffer, &peer).await;
+            return;
         }
         if control == Control::Close || protocol_error.is_some() {
             stream.close().await;

@@ -171,7 +171,15 @@ impl ControlHandle {
                     databases
                         .iter()
                         .find(|wanted| wanted.uid == old.uid)
-                        .map(|wanted| Arc::new(wanted.clone()))
+                        .map(|wanted| {
+                            let mut wanted = wanted.clone();
+                            // Replica Of sources come from the config file; a
+                            // change made through the API keeps them.
+                            if wanted.replica_sources.is_empty() {
+                                wanted.replica_sources = old.replica_sources.clone();
+                            }
+                            Arc::new(wanted)
+                        })
                 })
             })
             .collect();
@@ -353,7 +361,11 @@ impl ControlHandle {
 
 /// The live settings of `slot` in a catalog being built.
 fn entry(catalog: &Catalog, slot: usize) -> Arc<DatabaseConfig> {
-    catalog[slot].clone().unwrap_or_else(removed_database)
+    catalog
+        .get(slot)
+        .cloned()
+        .flatten()
+        .unwrap_or_else(removed_database)
 }
 
 /// What a removed slot reads as: no password, no limit, no port.
@@ -365,6 +377,7 @@ fn removed_database() -> Arc<DatabaseConfig> {
         memory_size_bytes: 0,
         password: None,
         tls: RawDatabaseTls::default(),
+        replica_sources: Vec::new(),
     })
 }
 

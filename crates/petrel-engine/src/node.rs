@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub security: Security,
     /// Each slot's database settings, swapped whole by the control plane.
     pub catalog: arc_swap::ArcSwap<crate::control::Catalog>,
+    /// Replication: the shards' write queues and what the sync ring publishes.
+    pub sync: crate::sync_feed::SyncShared,
 }
 
 impl Shared {
@@ -106,6 +108,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
     let shard_count = config.node.data_cores.len();
     let (senders, receivers): (Vec<_>, Vec<_>) =
         (0..shard_count).map(|_| flume::bounded(4096)).unzip();
+    let sync = crate::sync_feed::SyncShared::new(shard_count, crate::control::DATABASE_SLOTS_MAX);
     let shared = Arc::new(Shared {
         // Every slot a database may get while the node runs, so the gauges
         // never move.
@@ -122,6 +125,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
             kernel_tls,
             counters: Arc::new(TlsCounters::default()),
         },
+        sync,
     });
 
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -152,6 +156,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
             }
         }
     }
+    threads.push(crate::sync_ring::start(shared.clone(), use_io_uring)?);
     for database in &shared.config.databases {
         info!(
             database = %database.name,

@@ -31,6 +31,9 @@ pub(crate) enum Control {
     Continue,
     /// Send what was encoded, then close (QUIT).
     Close,
+    /// Send what was encoded, then move the connection to the sync ring
+    /// (PSYNC, SYNC).
+    Sync,
 }
 
 enum Slot {
@@ -142,7 +145,15 @@ impl<'a> Batch<'a> {
         self.session.borrow_mut().last_command = spec.name;
         match spec.route {
             Route::Transaction => self.transaction_command(spec, args, out).await,
-
+            Route::Connection if spec.has_flag(flags::SYNC) => {
+                self.flush(out).await;
+                let client = self.session.borrow().id;
+                match crate::sync_ring::data_command(self.worker, client, &args) {
+                    crate::sync_ring::DataCommand::Reply(reply) => self.ready(reply),
+                    crate::sync_ring::DataCommand::Silent => {}
+                    crate::sync_ring::DataCommand::HandOff => return Control::Sync,
+                }
+            }
             Route::Connection => {
                 if spec.name == "reset" {
                     // RESET also discards the MULTI and drops every watch.
@@ -209,9 +220,18 @@ impl<'a> Batch<'a> {
             let is_tls = self.security.transport != TransportKind::Plain;
             return Some(
                 match petrel_tls::sync_allowed(self.security.mode, is_tls, self.security.role) {
-                    Err(refusal) => Reply::error_owned(refusal.to_string()),
-                    // The role may sync; replication itself comes with Replica Of.
-                    Ok(()) => Reply::error("ERR replication is not enabled on this node"),
+                    Err(refusal) => {
+                        let name = args[0].to_ascii_lowercase();
+                        if name == b"psync" || name == b"sync" {
+                            let peer = self.session.borrow().peer_address.clone();
+                            self.worker
+                                .shared
+                                .sync
+                                .refused(self.database, refusal, &peer);
+                        }
+                        Reply::error_owned(refusal.to_string())
+                    }
+                    Ok(()) => return None,
                 },
             );
         }
@@ -222,6 +242,18 @@ impl<'a> Batch<'a> {
                     "OOM command not allowed when used memory > 'maxmemory'.",
                 ));
             }
+        }
+        if spec.has_flag(flags::WRITE)
+            && !self
+                .worker
+                .shared
+                .database(self.database)
+                .replica_sources
+                .is_empty()
+        {
+            return Some(Reply::error(
+                "READONLY You can't write against a read only replica.",
+            ));
         }
         None
     }
@@ -348,7 +380,15 @@ impl<'a> Batch<'a> {
                         .into_iter()
                         .map(|(_, name, memory_size_bytes)| (name, memory_size_bytes))
                         .collect(),
-                    extra_sections: vec![("TLS".to_string(), self.tls_section())],
+                    extra_sections: [("TLS".to_string(), self.tls_section())]
+                        .into_iter()
+                        .chain(
+                            shared
+                                .sync
+                                .info_section(self.database)
+                                .map(|text| ("Replication".to_string(), text)),
+                        )
+                        .collect(),
                 };
                 (
                     session::finish_gather(&self.session.borrow(), &request, &snapshot, &env),

@@ -220,6 +220,18 @@ impl Transport for TlsStream {
         let _ = self.flush().await;
         let _ = AsyncWriteRent::shutdown(&mut self.tcp).await;
     }
+
+    /// Every reply was flushed before the handoff, so rustls owes nothing;
+    /// `outgoing` only holds records already sent.
+    fn detach(self) -> Result<crate::sync_ring::Detached, Self> {
+        Ok(crate::sync_ring::Detached::Tls(Box::new(
+            crate::sync_ring::TlsParts {
+                tcp: crate::sync_ring::detach_tcp(self.tcp),
+                tls: self.tls,
+                incoming: self.incoming.to_vec(),
+            },
+        )))
+    }
 }
 
 /// Why a TLS connection stayed on userspace rustls (or was closed) instead
@@ -297,6 +309,13 @@ pub(crate) struct KtlsStream {
     tcp: TcpStream,
 }
 
+impl KtlsStream {
+    /// A kernel-TLS socket another thread handed over.
+    pub fn from_tcp(tcp: TcpStream) -> KtlsStream {
+        KtlsStream { tcp }
+    }
+}
+
 /// Room for one TLS record's plaintext.
 const RECORD_BUFFER_BYTES: usize = 16 * 1024 + 256;
 
@@ -350,5 +369,11 @@ impl Transport for KtlsStream {
         use std::os::fd::AsRawFd;
         let _ = petrel_ktls::send_close_notify(self.tcp.as_raw_fd());
         let _ = AsyncWriteRent::shutdown(&mut self.tcp).await;
+    }
+
+    fn detach(self) -> Result<crate::sync_ring::Detached, Self> {
+        Ok(crate::sync_ring::Detached::Ktls(
+            crate::sync_ring::detach_tcp(self.tcp),
+        ))
     }
 }

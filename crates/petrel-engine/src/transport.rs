@@ -21,6 +21,15 @@ pub(crate) trait Transport {
 
     /// Ends the connection politely (TCP FIN, or TLS close_notify first).
     async fn close(&mut self);
+
+    /// Gives the connection up so the sync ring can carry it, or hands it
+    /// back if this transport cannot move.
+    fn detach(self) -> Result<crate::sync_ring::Detached, Self>
+    where
+        Self: Sized,
+    {
+        Err(self)
+    }
 }
 
 impl Transport for TcpStream {
@@ -39,6 +48,12 @@ impl Transport for TcpStream {
     async fn close(&mut self) {
         let _ = self.shutdown().await;
     }
+
+    fn detach(self) -> Result<crate::sync_ring::Detached, Self> {
+        Ok(crate::sync_ring::Detached::Plain(
+            crate::sync_ring::detach_tcp(self),
+        ))
+    }
 }
 
 impl<T: Transport> Transport for Box<T> {
@@ -52,5 +67,9 @@ impl<T: Transport> Transport for Box<T> {
 
     async fn close(&mut self) {
         (**self).close().await
+    }
+
+    fn detach(self) -> Result<crate::sync_ring::Detached, Self> {
+        (*self).detach().map_err(Box::new)
     }
 }

@@ -61,6 +61,8 @@ pub(crate) enum Message {
     },
     /// A step of a control-plane change (see `control.rs`).
     Control(crate::control::ControlMessage),
+    /// A replication request from the sync ring (snapshot cut and chunks).
+    Sync(crate::sync_feed::SyncRequest),
 }
 
 /// Counters of one thread, summed over threads by INFO.
@@ -158,6 +160,14 @@ impl Worker {
             }
             Message::Block { client, keys } => self.park(client, keys),
             Message::Unblock { client, keys } => self.unpark(&client, &keys),
+            // A snapshot cut inside a transaction would see half of it.
+            Message::Sync(request) if self.held_against(None) => {
+                self.lock
+                    .borrow_mut()
+                    .deferred
+                    .push_back(Message::Sync(request));
+            }
+            Message::Sync(request) => crate::sync_feed::handle(self, request, now_ms()),
             // The inbox loop hands control steps to `control::handle` (they
             // need the worker's `Rc`) and never defers them.
             Message::Control(_) => warn!("a control-plane step was routed to the shard handler"),
@@ -167,7 +177,9 @@ impl Worker {
     /// Runs one shard operation on this thread's shard.
     pub fn apply(&self, database: usize, op: ShardOp, ctx: &ExecContext) -> ShardReply {
         let written = self.keys_with_waiters(database, &op);
+        let replicated = crate::sync_feed::prepare_op(self, database, &op, ctx.now_ms);
         let reply = self.shard.borrow_mut().apply(database, op, ctx);
+        crate::sync_feed::commit_op(self, database, replicated, &reply);
         self.publish_memory(database);
         if let Some(keys) = written {
             self.keys_written(database, keys);
@@ -183,7 +195,9 @@ impl Worker {
         args: &[bytes::Bytes],
         ctx: &ExecContext,
     ) -> petrel_resp::Reply {
+        let replicated = crate::sync_feed::prepare_command(self, database, spec, args, ctx.now_ms);
         let reply = self.shard.borrow_mut().execute(database, spec, args, ctx);
+        crate::sync_feed::commit_command(self, database, replicated, &reply);
         if spec.has_flag(petrel_store::table::flags::WRITE) {
             self.publish_memory(database);
             if !self.blocked.borrow().is_empty() {

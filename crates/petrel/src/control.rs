@@ -140,6 +140,9 @@ fn database_config(spec: &petrel_admin::DatabaseSpec) -> DatabaseConfig {
         memory_size_bytes: spec.memory_size_bytes,
         password: spec.password.clone(),
         tls: spec.tls.clone(),
+        // The API does not set Replica Of sources; the engine keeps the
+        // config file's for a database it already runs.
+        replica_sources: Vec::new(),
     }
 }
 

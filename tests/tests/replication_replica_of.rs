@@ -1,0 +1,178 @@
+//! Replica Of, the destination side: a Petrel database with
+//! `replica_sources` pulls from a real redis-server 7.0 and from another
+//! Petrel (plaintext and over TLS with the syncer certificate), applies the
+//! stream, resumes after a dropped link, and refuses client writes.
+
+use std::time::Duration;
+
+use petrel_e2e::dataset::{dump, first_difference};
+use petrel_e2e::tls::{DatabaseTls, NodeTls, Pki};
+use petrel_e2e::{query, query_error, wait_until, Config, Database, Server, Target};
+
+fn info_field(connection: &mut redis::Connection, section: &str, field: &str) -> Option<String> {
+    let text: String = query(connection, &["INFO", section]);
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{field}:")))
+        .map(|value| value.trim().to_string())
+}
+
+fn wait_in_sync(source: &mut redis::Connection, replica: &mut redis::Connection) {
+    wait_until(Duration::from_secs(20), "the replica caught up", || {
+        info_field(replica, "replication", "master_link_status").as_deref() == Some("up")
+            && info_field(source, "replication", "master_repl_offset")
+                == info_field(replica, "replication", "slave_repl_offset")
+    });
+}
+
+fn load(connection: &mut redis::Connection, prefix: &str, count: usize) {
+    let mut pipe = redis::pipe();
+    for i in 0..count {
+        pipe.cmd("SET")
+            .arg(format!("{prefix}:s:{i}"))
+            .arg(i)
+            .ignore();
+        if i % 10 == 0 {
+            pipe.cmd("RPUSH")
+                .arg(format!("{prefix}:l:{i}"))
+                .arg(&["a", "b", "12"][..])
+                .ignore();
+            pipe.cmd("HSET")
+                .arg(format!("{prefix}:h:{i}"))
+                .arg(&["f", "v"][..])
+                .ignore();
+            pipe.cmd("SADD")
+                .arg(format!("{prefix}:set:{i}"))
+                .arg(&["1", "x"][..])
+                .ignore();
+            pipe.cmd("ZADD")
+                .arg(format!("{prefix}:z:{i}"))
+                .arg(&["2.5", "m"][..])
+                .ignore();
+            pipe.cmd("SET")
+                .arg(format!("{prefix}:ttl:{i}"))
+                .arg("t")
+                .arg("EX")
+                .arg(3600)
+                .ignore();
+        }
+    }
+    let () = pipe
+        .query(connection)
+        .unwrap_or_else(|error| panic!("load: {error}"));
+}
+
+/// Writes that exercise the stream's multi-key and cross-shard forms.
+fn stream_writes(source: &mut redis::Connection) {
+    let _: () = query(
+        source,
+        &["MSET", "m:1", "one", "m:2", "two", "m:3", "three"],
+    );
+    let _: i64 = query(source, &["DEL", "before:s:1", "before:s:2", "before:s:3"]);
+    for i in 10..30 {
+        let _: () = query(
+            source,
+            &["RENAME", &format!("before:s:{i}"), &format!("renamed:{i}")],
+        );
+    }
+    let _: i64 = query(source, &["INCR", "counter"]);
+    let _: i64 = query(source, &["LPUSH", "before:l:0", "front"]);
+    let _: i64 = query(source, &["HDEL", "before:h:10", "f"]);
+    let _: i64 = query(source, &["EXPIRE", "before:s:40", "1000"]);
+    let _: redis::Value = query(source, &["SPOP", "before:set:20"]);
+}
+
+fn replica_config(uri: &str, extra: &str) -> Config {
+    Config::new().databases(vec![Database::new("replica").extra(
+        "replica_sources",
+        &format!("[ {{ uri = \"{uri}\"{extra} }} ]"),
+    )])
+}
+
+// Petrel follows a password-protected redis-server: the snapshot, then the
+// stream (MSET, multi-key DEL, RENAME across shards, SPOP), then a dropped
+// link that resumes with PSYNC; clients get READONLY throughout.
+#[test]
+fn petrel_is_a_replica_of_redis() {
+    let redis = Server::start_target(Target::Redis, Config::new().password("secret"));
+    let mut source = redis.client();
+    load(&mut source, "before", 1000);
+
+    let uri = format!("redis://:secret@127.0.0.1:{}", redis.port());
+    let petrel = Server::start_target(Target::Petrel, replica_config(&uri, ""));
+    let mut replica = petrel.client();
+    wait_in_sync(&mut source, &mut replica);
+    assert_eq!(
+        first_difference(&dump(&mut source), &dump(&mut replica)),
+        None
+    );
+    assert_eq!(
+        query_error(&mut replica, &["SET", "mine", "1"]),
+        "READONLY You can't write against a read only replica."
+    );
+    assert_eq!(
+        info_field(&mut replica, "replication", "role").as_deref(),
+        Some("slave")
+    );
+
+    stream_writes(&mut source);
+    wait_in_sync(&mut source, &mut replica);
+    assert_eq!(
+        first_difference(&dump(&mut source), &dump(&mut replica)),
+        None
+    );
+
+    let _: i64 = query(&mut source, &["CLIENT", "KILL", "TYPE", "replica"]);
+    load(&mut source, "after", 100);
+    wait_in_sync(&mut source, &mut replica);
+    assert_eq!(
+        first_difference(&dump(&mut source), &dump(&mut replica)),
+        None
+    );
+    assert_eq!(
+        info_field(&mut source, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&mut source, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
+}
+
+// Petrel follows Petrel over TLS: the source requires TLS with a syncer
+// certificate for sync (replica_ssl); the destination trusts the source's
+// CA and presents the node's syncer certificate.
+#[test]
+fn petrel_is_a_replica_of_petrel_over_tls() {
+    let pki = Pki::generate();
+    let petrel_source = Server::start_target(
+        Target::Petrel,
+        Config::new()
+            .node_tls(NodeTls::from_pki(&pki))
+            .database_tls(DatabaseTls::replica_ssl()),
+    );
+    let mut source = petrel_source.client();
+    load(&mut source, "before", 1000);
+
+    let uri = format!("redis://127.0.0.1:{}", petrel_source.port());
+    let ca = pki.cert("ca");
+    let extra = format!(", encryption = true, server_cert = \"{}\"", ca.display());
+    let petrel_replica = Server::start_target(
+        Target::Petrel,
+        replica_config(&uri, &extra).node_tls(NodeTls::from_pki(&pki)),
+    );
+    let mut replica = petrel_replica.client();
+    wait_in_sync(&mut source, &mut replica);
+    assert_eq!(
+        first_difference(&dump(&mut source), &dump(&mut replica)),
+        None
+    );
+
+    stream_writes(&mut source);
+    wait_in_sync(&mut source, &mut replica);
+    assert_eq!(
+        first_difference(&dump(&mut source), &dump(&mut replica)),
+        None
+    );
+    let slave = info_field(&mut source, "replication", "slave0").unwrap_or_default();
+    assert!(slave.contains("state=online"), "{slave}");
+}
