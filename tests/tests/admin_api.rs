@@ -481,29 +481,52 @@ fn restart_restores_state() {
 }
 
 /// Starts the binary directly: the harness waits for the config's
-/// database, which a restored state no longer serves.
+/// database, which a restored state no longer serves. Between the two runs
+/// another test's outgoing connection may briefly hold the restored port as
+/// its local port; then the start is retried, as the harness does.
 fn start_without_waiting_for_default(admin: &AdminDir, pki: &Pki) -> RunningNode {
     let config = admin.config(pki, Config::new());
     let dir = admin.dir.join("restart");
     std::fs::create_dir_all(&dir).expect("mkdir");
     let path = dir.join("petrel.toml");
     std::fs::write(&path, config.to_toml(&[free_port()])).expect("write config");
-    let log = std::fs::File::create(dir.join("petrel.log")).expect("log");
-    let child = std::process::Command::new(petrel_binary())
-        .args(["serve", "--config"])
-        .arg(&path)
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("spawn petrel");
-    let node = RunningNode {
-        child,
-        log: dir.join("petrel.log"),
-    };
-    wait_until(Duration::from_secs(10), "the admin API to answer", || {
-        accepts_connections(admin.port)
-    });
-    node
+    for _ in 0..10 {
+        let log_path = dir.join("petrel.log");
+        let log = std::fs::File::create(&log_path).expect("log");
+        let child = std::process::Command::new(petrel_binary())
+            .args(["serve", "--config"])
+            .arg(&path)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn petrel");
+        let mut node = RunningNode {
+            child,
+            log: log_path,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if accepts_connections(admin.port) {
+                return node;
+            }
+            if let Ok(Some(_)) = node.child.try_wait() {
+                let log = std::fs::read_to_string(&node.log).unwrap_or_default();
+                assert!(
+                    log.contains("Address already in use"),
+                    "petrel exited: {log}"
+                );
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the admin API did not answer: {}",
+                std::fs::read_to_string(&node.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!("the restored ports stayed taken");
 }
 
 struct RunningNode {
