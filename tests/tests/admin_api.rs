@@ -113,6 +113,11 @@ fn database_lifecycle_over_rest() {
     let stats = client.get(&format!("/v1/bdbs/{uid}/stats"));
     assert_eq!(stats["no_of_keys"], 8, "{stats}");
     assert!(stats["total_req"].as_u64().unwrap_or(0) >= 9, "{stats}");
+    let p50 = stats["latency_us"]["p50"].as_u64().expect("a p50 latency");
+    let p999 = stats["latency_us"]["p99.9"]
+        .as_u64()
+        .expect("a p99.9 latency");
+    assert!(p50 >= 1 && p50 <= p999, "{stats}");
     // The eight closed connections leave the count as the server notices.
     wait_until(Duration::from_secs(5), "one open connection", || {
         client.get(&format!("/v1/bdbs/{uid}/stats"))["conns"] == 1
@@ -125,6 +130,12 @@ fn database_lifecycle_over_rest() {
         "{metrics}"
     );
     assert!(metrics.contains("petrel_certificate_expiry_timestamp_seconds{certificate=\"proxy\""));
+    assert!(
+        metrics.contains(&format!(
+            "petrel_bdb_latency_microseconds{{bdb=\"{uid}\",name=\"orders\",quantile=\"0.99\"}}"
+        )),
+        "{metrics}"
+    );
 
     client.ok(
         "PUT",

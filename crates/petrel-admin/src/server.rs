@@ -431,6 +431,20 @@ fn bdb_json(bdb: &Bdb, stats: Option<&DatabaseStats>, ops_per_second: f64) -> Va
     value
 }
 
+/// `{"p50": us, "p99": us, "p99.9": us}` of a database's service time.
+fn latency_json(stats: &DatabaseStats) -> Value {
+    let mut fields = serde_json::Map::new();
+    for (quantile, micros) in &stats.latency_us {
+        fields.insert(quantile_label(*quantile), json!(micros));
+    }
+    Value::Object(fields)
+}
+
+fn quantile_label(quantile: f64) -> String {
+    let percent = format!("{:.1}", quantile * 100.0);
+    format!("p{}", percent.trim_end_matches(".0"))
+}
+
 fn lookup<T: Copy + Default>(list: &[(u64, T)], uid: u64) -> T {
     list.iter()
         .find(|(known, _)| *known == uid)
@@ -524,6 +538,7 @@ async fn bdb_stats(
         "instantaneous_ops_per_sec": lookup(&rates, uid),
         "no_of_keys": database.keys,
         "used_memory": database.used_memory_bytes,
+        "latency_us": latency_json(&database),
     })))
 }
 
@@ -653,6 +668,21 @@ async fn metrics(State(admin): State<Arc<Admin>>) -> Result<Response, ApiError> 
             escape(&bdb.name),
             lookup(&rates, bdb.uid)
         );
+    }
+    let _ = write!(
+        text,
+        "# HELP petrel_bdb_latency_microseconds Service time of requests per database since it was created (from the data threads' HDR histograms).\n# TYPE petrel_bdb_latency_microseconds summary\n"
+    );
+    for bdb in &state.bdbs {
+        let database = stats_of(&stats, bdb.uid).cloned().unwrap_or_default();
+        for (quantile, micros) in &database.latency_us {
+            let _ = writeln!(
+                text,
+                "petrel_bdb_latency_microseconds{{bdb=\"{}\",name=\"{}\",quantile=\"{quantile}\"}} {micros}",
+                bdb.uid,
+                escape(&bdb.name),
+            );
+        }
     }
     let _ = write!(
         text,
