@@ -137,6 +137,20 @@ fn describe(config: &Config, tls: &petrel_tls::TlsSnapshot) {
             policy.client_authentication().as_str(),
         );
     }
+    match &config.admin {
+        Some(admin) => println!(
+            "admin API: https://{} (user {}), state in {}",
+            admin.listen,
+            admin.username,
+            config
+                .node
+                .data_dir
+                .as_ref()
+                .map(|dir| dir.display().to_string())
+                .unwrap_or_default()
+        ),
+        None => println!("admin API: off (no [admin] table)"),
+    }
     for expiry in tls.certificate_expiries() {
         let days_left = expiry
             .not_after
