@@ -624,3 +624,58 @@ fn cli_drives_the_api() {
     );
     assert!(help.stdout.contains("--cert"), "{help:?}");
 }
+
+/// With `[admin] client_ca`, the API also wants a client certificate that
+/// CA signed: without one the handshake fails, with one and the password
+/// the request is served, and the password is still required.
+#[test]
+fn client_certificates_can_be_required() {
+    if skip_under_redis("the admin API is Petrel's") {
+        return;
+    }
+    let pki = Pki::generate();
+    let admin = AdminDir::new();
+    let mut config = admin.config(&pki, Config::new());
+    if let Some(table) = config.extra_toml.as_mut() {
+        table.push_str(&format!(
+            "client_ca = {:?}\n",
+            pki.cert("ca").display().to_string()
+        ));
+    }
+    let _server = Server::start(config);
+    admin.wait_ready();
+    let credentials = Some((ADMIN_USER, ADMIN_PASSWORD));
+    let without = AdminClient::new(admin.port, &pki, credentials);
+    assert!(
+        without.try_send("GET", "/v1/bdbs", None).is_err(),
+        "a client without a certificate must be refused"
+    );
+    let with = AdminClient::with_identity(admin.port, &pki, credentials, Some("client1"));
+    assert_eq!(with.send("GET", "/v1/bdbs", None).0, 200);
+    let no_password = AdminClient::with_identity(admin.port, &pki, None, Some("client1"));
+    assert_eq!(no_password.send("GET", "/v1/bdbs", None).0, 401);
+
+    let binary = petrel_binary();
+    let url = format!("https://127.0.0.1:{}", admin.port);
+    let ca = pki.cert("ca").display().to_string();
+    let cert = pki.cert("client1").display().to_string();
+    let key = pki.key("client1").display().to_string();
+    let base = [
+        "admin",
+        "--url",
+        &url,
+        "--password",
+        ADMIN_PASSWORD,
+        "--ca",
+        &ca,
+    ];
+    let binary = binary.to_str().expect("UTF-8 path");
+    let mut with_cert: Vec<&str> = base.to_vec();
+    with_cert.extend(["--cert", &cert, "--key", &key, "bdb", "list"]);
+    let listed = run_tool(binary, &with_cert, None, IO_TIMEOUT);
+    assert!(listed.status.success(), "{listed:?}");
+    let mut without_cert: Vec<&str> = base.to_vec();
+    without_cert.extend(["bdb", "list"]);
+    let refused = run_tool(binary, &without_cert, None, IO_TIMEOUT);
+    assert!(!refused.status.success(), "{refused:?}");
+}

@@ -50,6 +50,9 @@ pub struct AdminConfig {
     pub password: String,
     /// The state file lives here.
     pub data_dir: PathBuf,
+    /// PEM of CA certificates: when set, clients must present a
+    /// certificate one of them signed, as well as the basic-auth credentials.
+    pub client_ca_pem: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +66,8 @@ pub enum AdminError {
     NoCertificate,
     #[error("admin API certificate: {0}")]
     Certificate(String),
+    #[error("admin.client_ca: {0}")]
+    ClientCa(String),
     #[error("cannot save the control state")]
     Persist(#[from] persist::PersistError),
     #[error("cannot start the admin thread")]
@@ -105,7 +110,7 @@ pub fn spawn(
     state: ControlState,
     plane: Box<dyn DataPlane>,
 ) -> Result<AdminHandle, AdminError> {
-    let tls = server_config(state.api_pair())?;
+    let tls = server_config(state.api_pair(), config.client_ca_pem.as_deref())?;
     persist::save(&config.data_dir, &state)?;
     let listener = StdTcpListener::bind(config.listen).map_err(|source| AdminError::Listen {
         address: config.listen,
@@ -191,7 +196,10 @@ fn run(admin: Arc<Admin>, listener: StdTcpListener) {
 }
 
 /// A rustls server config for the API from a certificate pair.
-fn server_config(pair: Option<&CertificatePair>) -> Result<rustls::ServerConfig, AdminError> {
+fn server_config(
+    pair: Option<&CertificatePair>,
+    client_ca_pem: Option<&str>,
+) -> Result<rustls::ServerConfig, AdminError> {
     let pair = pair.ok_or(AdminError::NoCertificate)?;
     let chain = petrel_tls::certs::parse_certificates(pair.certificate.as_bytes())
         .map_err(|problem| AdminError::Certificate(problem.to_string()))?
@@ -201,10 +209,30 @@ fn server_config(pair: Option<&CertificatePair>) -> Result<rustls::ServerConfig,
     let key = petrel_tls::certs::parse_private_key(pair.key.as_bytes())
         .map_err(|problem| AdminError::Certificate(problem.to_string()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|error| AdminError::Certificate(error.to_string()))?
-        .with_no_client_auth()
+        .map_err(|error| AdminError::Certificate(error.to_string()))?;
+    let builder = match client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in petrel_tls::certs::parse_certificates(pem.as_bytes())
+                .map_err(|problem| AdminError::ClientCa(problem.to_string()))?
+            {
+                roots
+                    .add(cert.der().clone())
+                    .map_err(|error| AdminError::ClientCa(error.to_string()))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|error| AdminError::ClientCa(error.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|error| AdminError::Certificate(error.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -336,13 +364,17 @@ impl Admin {
         next.validate(SystemTime::now())?;
         let api_changed = next.api_pair() != state.api_pair();
         let tls = if api_changed {
-            Some(server_config(next.api_pair()).map_err(|error| {
-                ApiError::new(
-                    400,
-                    "invalid_certificate",
-                    format!("certificates[api]: {error}"),
-                )
-            })?)
+            Some(
+                server_config(next.api_pair(), self.config.client_ca_pem.as_deref()).map_err(
+                    |error| {
+                        ApiError::new(
+                            400,
+                            "invalid_certificate",
+                            format!("certificates[api]: {error}"),
+                        )
+                    },
+                )?,
+            )
         } else {
             None
         };

@@ -172,6 +172,7 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         None => None,
     };
     let data_dir = config.node.data_dir.clone();
+    let base_dir = config.base_dir.clone();
     // Handlers go in before the data threads start, so a signal never finds
     // the process with its default (abrupt) action.
     let mut signals = signal_hook::iterator::Signals::new([
@@ -181,12 +182,22 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     .context("cannot install signal handlers")?;
     let node = petrel_engine::start(config).context("cannot start the node")?;
     if let (Some(admin), Some(state), Some(data_dir)) = (admin, state, data_dir) {
+        let client_ca_pem = match &admin.client_ca {
+            None => None,
+            Some(value) => Some(
+                String::from_utf8(
+                    petrel_tls::certs::read_source(value, &base_dir).context("admin.client_ca")?,
+                )
+                .context("admin.client_ca is not PEM text")?,
+            ),
+        };
         petrel_admin::spawn(
             petrel_admin::AdminConfig {
                 listen: admin.listen,
                 username: admin.username,
                 password: admin.password,
                 data_dir,
+                client_ca_pem,
             },
             state,
             Box::new(control::EnginePlane(node.control())),
