@@ -812,3 +812,58 @@ fn escape(value: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Equal byte strings compare equal; any difference or length does not.
+    #[test]
+    fn credentials_compare_whole() {
+        assert!(constant_time_eq(b"admin:pw", b"admin:pw"));
+        assert!(!constant_time_eq(b"admin:pw", b"admin:px"));
+        assert!(!constant_time_eq(b"admin:pw", b"admin:pw2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    /// Type errors and unknown fields name their path; trailing bytes and
+    /// non-JSON are schema errors too.
+    #[test]
+    fn body_errors_name_the_field() {
+        let error = parse_body::<ClusterUpdate>(&Bytes::from_static(
+            br#"{"handshake_timeout_ms": "soon"}"#,
+        ))
+        .expect_err("wrong type");
+        assert_eq!((error.status, error.error_code), (400, "invalid_schema"));
+        assert!(
+            error.description.starts_with("handshake_timeout_ms:"),
+            "{error}"
+        );
+        let error = parse_body::<BdbUpdate>(&Bytes::from_static(
+            br#"{"authentication_ssl_client_certs": [{"cert": "x"}]}"#,
+        ))
+        .expect_err("unknown nested field");
+        assert!(
+            error
+                .description
+                .starts_with("authentication_ssl_client_certs[0]"),
+            "{error}"
+        );
+        assert!(parse_body::<BdbUpdate>(&Bytes::from_static(b"{} {}")).is_err());
+        assert!(parse_body::<BdbUpdate>(&Bytes::from_static(b"nope")).is_err());
+    }
+
+    /// Quantile labels read as operators write them.
+    #[test]
+    fn quantile_labels() {
+        assert_eq!(quantile_label(0.5), "p50");
+        assert_eq!(quantile_label(0.99), "p99");
+        assert_eq!(quantile_label(0.999), "p99.9");
+    }
+
+    /// Label values with quotes, backslashes and newlines stay one label.
+    #[test]
+    fn prometheus_labels_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

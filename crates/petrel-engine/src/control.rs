@@ -380,7 +380,11 @@ impl ControlHandle {
 
 /// The live settings of `slot` in a catalog being built.
 fn entry(catalog: &Catalog, slot: usize) -> Arc<DatabaseConfig> {
-    catalog[slot].clone().unwrap_or_else(removed_database)
+    catalog
+        .get(slot)
+        .cloned()
+        .flatten()
+        .unwrap_or_else(removed_database)
 }
 
 /// What a removed slot reads as: no password, no limit, no port.
