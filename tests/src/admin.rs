@@ -101,6 +101,17 @@ pub struct AdminClient {
 impl AdminClient {
     /// `credentials` as (user, password); `None` sends none.
     pub fn new(port: u16, pki: &Pki, credentials: Option<(&str, &str)>) -> AdminClient {
+        AdminClient::with_identity(port, pki, credentials, None)
+    }
+
+    /// Like [`AdminClient::new`], presenting the client certificate
+    /// `identity` of `pki` (such as `client1`) if given.
+    pub fn with_identity(
+        port: u16,
+        pki: &Pki,
+        credentials: Option<(&str, &str)>,
+        identity: Option<&str>,
+    ) -> AdminClient {
         let pem = pki.read("ca.pem");
         let roots: Vec<_> = ureq::tls::parse_pem(&pem)
             .filter_map(|item| match item {
@@ -108,9 +119,21 @@ impl AdminClient {
                 _ => None,
             })
             .collect();
+        let client_cert = identity.map(|name| {
+            let chain: Vec<_> = ureq::tls::parse_pem(&pki.read(&format!("{name}.pem")))
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+                    _ => None,
+                })
+                .collect();
+            let key = ureq::tls::PrivateKey::from_pem(&pki.read(&format!("{name}.key")))
+                .unwrap_or_else(|error| panic!("{name}.key: {error}"));
+            ureq::tls::ClientCert::new_with_certs(&chain, key)
+        });
         let tls = ureq::tls::TlsConfig::builder()
             .unversioned_rustls_crypto_provider(Arc::new(aws_lc_rs::default_provider()))
             .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+            .client_cert(client_cert)
             .build();
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .tls_config(tls)
@@ -132,6 +155,17 @@ impl AdminClient {
 
     /// Sends a request; (status, JSON body or Null, raw text).
     pub fn send(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value, String) {
+        self.try_send(method, path, body)
+            .unwrap_or_else(|error| panic!("{method} {path}: {error}"))
+    }
+
+    /// [`AdminClient::send`], or the transport error (a refused handshake).
+    pub fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(u16, Value, String), String> {
         let url = format!("{}{path}", self.base);
         let result = match method {
             "GET" => self.with_auth_get(&url).call(),
@@ -157,14 +191,14 @@ impl AdminClient {
             }
             other => panic!("unsupported method {other}"),
         };
-        let mut response = result.unwrap_or_else(|error| panic!("{method} {url}: {error}"));
+        let mut response = result.map_err(|error| format!("{method} {url}: {error}"))?;
         let status = response.status().as_u16();
         let text = response
             .body_mut()
             .read_to_string()
-            .unwrap_or_else(|error| panic!("{method} {url}: read body: {error}"));
+            .map_err(|error| format!("{method} {url}: read body: {error}"))?;
         let value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        (status, value, text)
+        Ok((status, value, text))
     }
 
     fn with_auth_get(&self, url: &str) -> ureq::RequestBuilder<ureq::typestate::WithoutBody> {

@@ -113,6 +113,11 @@ fn database_lifecycle_over_rest() {
     let stats = client.get(&format!("/v1/bdbs/{uid}/stats"));
     assert_eq!(stats["no_of_keys"], 8, "{stats}");
     assert!(stats["total_req"].as_u64().unwrap_or(0) >= 9, "{stats}");
+    let p50 = stats["latency_us"]["p50"].as_u64().expect("a p50 latency");
+    let p999 = stats["latency_us"]["p99.9"]
+        .as_u64()
+        .expect("a p99.9 latency");
+    assert!(p50 >= 1 && p50 <= p999, "{stats}");
     // The eight closed connections leave the count as the server notices.
     wait_until(Duration::from_secs(5), "one open connection", || {
         client.get(&format!("/v1/bdbs/{uid}/stats"))["conns"] == 1
@@ -125,6 +130,12 @@ fn database_lifecycle_over_rest() {
         "{metrics}"
     );
     assert!(metrics.contains("petrel_certificate_expiry_timestamp_seconds{certificate=\"proxy\""));
+    assert!(
+        metrics.contains(&format!(
+            "petrel_bdb_latency_microseconds{{bdb=\"{uid}\",name=\"orders\",quantile=\"0.99\"}}"
+        )),
+        "{metrics}"
+    );
 
     client.ok(
         "PUT",
@@ -481,29 +492,52 @@ fn restart_restores_state() {
 }
 
 /// Starts the binary directly: the harness waits for the config's
-/// database, which a restored state no longer serves.
+/// database, which a restored state no longer serves. Between the two runs
+/// another test's outgoing connection may briefly hold the restored port as
+/// its local port; then the start is retried, as the harness does.
 fn start_without_waiting_for_default(admin: &AdminDir, pki: &Pki) -> RunningNode {
     let config = admin.config(pki, Config::new());
     let dir = admin.dir.join("restart");
     std::fs::create_dir_all(&dir).expect("mkdir");
     let path = dir.join("petrel.toml");
     std::fs::write(&path, config.to_toml(&[free_port()])).expect("write config");
-    let log = std::fs::File::create(dir.join("petrel.log")).expect("log");
-    let child = std::process::Command::new(petrel_binary())
-        .args(["serve", "--config"])
-        .arg(&path)
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("spawn petrel");
-    let node = RunningNode {
-        child,
-        log: dir.join("petrel.log"),
-    };
-    wait_until(Duration::from_secs(10), "the admin API to answer", || {
-        accepts_connections(admin.port)
-    });
-    node
+    for _ in 0..10 {
+        let log_path = dir.join("petrel.log");
+        let log = std::fs::File::create(&log_path).expect("log");
+        let child = std::process::Command::new(petrel_binary())
+            .args(["serve", "--config"])
+            .arg(&path)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn petrel");
+        let mut node = RunningNode {
+            child,
+            log: log_path,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if accepts_connections(admin.port) {
+                return node;
+            }
+            if let Ok(Some(_)) = node.child.try_wait() {
+                let log = std::fs::read_to_string(&node.log).unwrap_or_default();
+                assert!(
+                    log.contains("Address already in use"),
+                    "petrel exited: {log}"
+                );
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the admin API did not answer: {}",
+                std::fs::read_to_string(&node.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    panic!("the restored ports stayed taken");
 }
 
 struct RunningNode {
@@ -589,4 +623,59 @@ fn cli_drives_the_api() {
         IO_TIMEOUT,
     );
     assert!(help.stdout.contains("--cert"), "{help:?}");
+}
+
+/// With `[admin] client_ca`, the API also wants a client certificate that
+/// CA signed: without one the handshake fails, with one and the password
+/// the request is served, and the password is still required.
+#[test]
+fn client_certificates_can_be_required() {
+    if skip_under_redis("the admin API is Petrel's") {
+        return;
+    }
+    let pki = Pki::generate();
+    let admin = AdminDir::new();
+    let mut config = admin.config(&pki, Config::new());
+    if let Some(table) = config.extra_toml.as_mut() {
+        table.push_str(&format!(
+            "client_ca = {:?}\n",
+            pki.cert("ca").display().to_string()
+        ));
+    }
+    let _server = Server::start(config);
+    admin.wait_ready();
+    let credentials = Some((ADMIN_USER, ADMIN_PASSWORD));
+    let without = AdminClient::new(admin.port, &pki, credentials);
+    assert!(
+        without.try_send("GET", "/v1/bdbs", None).is_err(),
+        "a client without a certificate must be refused"
+    );
+    let with = AdminClient::with_identity(admin.port, &pki, credentials, Some("client1"));
+    assert_eq!(with.send("GET", "/v1/bdbs", None).0, 200);
+    let no_password = AdminClient::with_identity(admin.port, &pki, None, Some("client1"));
+    assert_eq!(no_password.send("GET", "/v1/bdbs", None).0, 401);
+
+    let binary = petrel_binary();
+    let url = format!("https://127.0.0.1:{}", admin.port);
+    let ca = pki.cert("ca").display().to_string();
+    let cert = pki.cert("client1").display().to_string();
+    let key = pki.key("client1").display().to_string();
+    let base = [
+        "admin",
+        "--url",
+        &url,
+        "--password",
+        ADMIN_PASSWORD,
+        "--ca",
+        &ca,
+    ];
+    let binary = binary.to_str().expect("UTF-8 path");
+    let mut with_cert: Vec<&str> = base.to_vec();
+    with_cert.extend(["--cert", &cert, "--key", &key, "bdb", "list"]);
+    let listed = run_tool(binary, &with_cert, None, IO_TIMEOUT);
+    assert!(listed.status.success(), "{listed:?}");
+    let mut without_cert: Vec<&str> = base.to_vec();
+    without_cert.extend(["bdb", "list"]);
+    let refused = run_tool(binary, &without_cert, None, IO_TIMEOUT);
+    assert!(!refused.status.success(), "{refused:?}");
 }

@@ -49,13 +49,16 @@ pub enum PlaneError {
 }
 
 /// Counters of one database, summed over the data threads.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct DatabaseStats {
     pub connections: u64,
     /// Requests run since the database was created.
     pub requests_total: u64,
     pub keys: u64,
     pub used_memory_bytes: u64,
+    /// (quantile, microseconds) of the requests' service time since the
+    /// database was created: p50, p99, p99.9; empty before the first request.
+    pub latency_us: Vec<(f64, u64)>,
 }
 
 /// The node's counters, for stats and `/metrics`.

@@ -50,6 +50,9 @@ pub struct AdminConfig {
     pub password: String,
     /// The state file lives here.
     pub data_dir: PathBuf,
+    /// PEM of CA certificates: when set, clients must present a
+    /// certificate one of them signed, as well as the basic-auth credentials.
+    pub client_ca_pem: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +66,8 @@ pub enum AdminError {
     NoCertificate,
     #[error("admin API certificate: {0}")]
     Certificate(String),
+    #[error("admin.client_ca: {0}")]
+    ClientCa(String),
     #[error("cannot save the control state")]
     Persist(#[from] persist::PersistError),
     #[error("cannot start the admin thread")]
@@ -105,7 +110,7 @@ pub fn spawn(
     state: ControlState,
     plane: Box<dyn DataPlane>,
 ) -> Result<AdminHandle, AdminError> {
-    let tls = server_config(state.api_pair())?;
+    let tls = server_config(state.api_pair(), config.client_ca_pem.as_deref())?;
     persist::save(&config.data_dir, &state)?;
     let listener = StdTcpListener::bind(config.listen).map_err(|source| AdminError::Listen {
         address: config.listen,
@@ -191,7 +196,10 @@ fn run(admin: Arc<Admin>, listener: StdTcpListener) {
 }
 
 /// A rustls server config for the API from a certificate pair.
-fn server_config(pair: Option<&CertificatePair>) -> Result<rustls::ServerConfig, AdminError> {
+fn server_config(
+    pair: Option<&CertificatePair>,
+    client_ca_pem: Option<&str>,
+) -> Result<rustls::ServerConfig, AdminError> {
     let pair = pair.ok_or(AdminError::NoCertificate)?;
     let chain = petrel_tls::certs::parse_certificates(pair.certificate.as_bytes())
         .map_err(|problem| AdminError::Certificate(problem.to_string()))?
@@ -201,10 +209,30 @@ fn server_config(pair: Option<&CertificatePair>) -> Result<rustls::ServerConfig,
     let key = petrel_tls::certs::parse_private_key(pair.key.as_bytes())
         .map_err(|problem| AdminError::Certificate(problem.to_string()))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|error| AdminError::Certificate(error.to_string()))?
-        .with_no_client_auth()
+        .map_err(|error| AdminError::Certificate(error.to_string()))?;
+    let builder = match client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in petrel_tls::certs::parse_certificates(pem.as_bytes())
+                .map_err(|problem| AdminError::ClientCa(problem.to_string()))?
+            {
+                roots
+                    .add(cert.der().clone())
+                    .map_err(|error| AdminError::ClientCa(error.to_string()))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|error| AdminError::ClientCa(error.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|error| AdminError::Certificate(error.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -336,13 +364,17 @@ impl Admin {
         next.validate(SystemTime::now())?;
         let api_changed = next.api_pair() != state.api_pair();
         let tls = if api_changed {
-            Some(server_config(next.api_pair()).map_err(|error| {
-                ApiError::new(
-                    400,
-                    "invalid_certificate",
-                    format!("certificates[api]: {error}"),
-                )
-            })?)
+            Some(
+                server_config(next.api_pair(), self.config.client_ca_pem.as_deref()).map_err(
+                    |error| {
+                        ApiError::new(
+                            400,
+                            "invalid_certificate",
+                            format!("certificates[api]: {error}"),
+                        )
+                    },
+                )?,
+            )
         } else {
             None
         };
@@ -429,6 +461,20 @@ fn bdb_json(bdb: &Bdb, stats: Option<&DatabaseStats>, ops_per_second: f64) -> Va
         fields.insert("keys".into(), json!(stats.keys));
     }
     value
+}
+
+/// `{"p50": us, "p99": us, "p99.9": us}` of a database's service time.
+fn latency_json(stats: &DatabaseStats) -> Value {
+    let mut fields = serde_json::Map::new();
+    for (quantile, micros) in &stats.latency_us {
+        fields.insert(quantile_label(*quantile), json!(micros));
+    }
+    Value::Object(fields)
+}
+
+fn quantile_label(quantile: f64) -> String {
+    let percent = format!("{:.1}", quantile * 100.0);
+    format!("p{}", percent.trim_end_matches(".0"))
 }
 
 fn lookup<T: Copy + Default>(list: &[(u64, T)], uid: u64) -> T {
@@ -524,6 +570,7 @@ async fn bdb_stats(
         "instantaneous_ops_per_sec": lookup(&rates, uid),
         "no_of_keys": database.keys,
         "used_memory": database.used_memory_bytes,
+        "latency_us": latency_json(&database),
     })))
 }
 
@@ -656,6 +703,21 @@ async fn metrics(State(admin): State<Arc<Admin>>) -> Result<Response, ApiError> 
     }
     let _ = write!(
         text,
+        "# HELP petrel_bdb_latency_microseconds Service time of requests per database since it was created (from the data threads' HDR histograms).\n# TYPE petrel_bdb_latency_microseconds summary\n"
+    );
+    for bdb in &state.bdbs {
+        let database = stats_of(&stats, bdb.uid).cloned().unwrap_or_default();
+        for (quantile, micros) in &database.latency_us {
+            let _ = writeln!(
+                text,
+                "petrel_bdb_latency_microseconds{{bdb=\"{}\",name=\"{}\",quantile=\"{quantile}\"}} {micros}",
+                bdb.uid,
+                escape(&bdb.name),
+            );
+        }
+    }
+    let _ = write!(
+        text,
         "# HELP petrel_connections Open connections by transport.\n# TYPE petrel_connections gauge\n"
     );
     for (transport, count) in &stats.connections_by_transport {
@@ -749,4 +811,59 @@ fn escape(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Equal byte strings compare equal; any difference or length does not.
+    #[test]
+    fn credentials_compare_whole() {
+        assert!(constant_time_eq(b"admin:pw", b"admin:pw"));
+        assert!(!constant_time_eq(b"admin:pw", b"admin:px"));
+        assert!(!constant_time_eq(b"admin:pw", b"admin:pw2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    /// Type errors and unknown fields name their path; trailing bytes and
+    /// non-JSON are schema errors too.
+    #[test]
+    fn body_errors_name_the_field() {
+        let error = parse_body::<ClusterUpdate>(&Bytes::from_static(
+            br#"{"handshake_timeout_ms": "soon"}"#,
+        ))
+        .expect_err("wrong type");
+        assert_eq!((error.status, error.error_code), (400, "invalid_schema"));
+        assert!(
+            error.description.starts_with("handshake_timeout_ms:"),
+            "{error}"
+        );
+        let error = parse_body::<BdbUpdate>(&Bytes::from_static(
+            br#"{"authentication_ssl_client_certs": [{"cert": "x"}]}"#,
+        ))
+        .expect_err("unknown nested field");
+        assert!(
+            error
+                .description
+                .starts_with("authentication_ssl_client_certs[0]"),
+            "{error}"
+        );
+        assert!(parse_body::<BdbUpdate>(&Bytes::from_static(b"{} {}")).is_err());
+        assert!(parse_body::<BdbUpdate>(&Bytes::from_static(b"nope")).is_err());
+    }
+
+    /// Quantile labels read as operators write them.
+    #[test]
+    fn quantile_labels() {
+        assert_eq!(quantile_label(0.5), "p50");
+        assert_eq!(quantile_label(0.99), "p99");
+        assert_eq!(quantile_label(0.999), "p99.9");
+    }
+
+    /// Label values with quotes, backslashes and newlines stay one label.
+    #[test]
+    fn prometheus_labels_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
 }

@@ -72,6 +72,9 @@ pub struct AdminSettings {
     /// Path or PEM; the proxy certificate serves when absent.
     pub api_cert: Option<String>,
     pub api_key: Option<String>,
+    /// Path or PEM of CA certificates: when set, API clients must also
+    /// present a certificate one of them signed.
+    pub client_ca: Option<String>,
 }
 
 /// Where the admin API listens unless `[admin] listen` says otherwise.
@@ -251,6 +254,7 @@ struct RawAdmin {
     password: Option<String>,
     api_cert: Option<String>,
     api_key: Option<String>,
+    client_ca: Option<String>,
 }
 
 impl RawAdmin {
@@ -287,6 +291,7 @@ impl RawAdmin {
             password,
             api_cert: self.api_cert,
             api_key: self.api_key,
+            client_ca: self.client_ca,
         })
     }
 }

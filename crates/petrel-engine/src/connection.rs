@@ -283,6 +283,7 @@ pub(crate) async fn serve<T: Transport>(
         if !read_buffer.is_empty() {
             let now = now_ms();
             session.borrow_mut().last_command_at_ms = now;
+            let batch_started = std::time::Instant::now();
             let mut batch = Batch::new(&worker, &session, &security, database, now);
             let mut taken = 0;
             loop {
@@ -307,7 +308,7 @@ pub(crate) async fn serve<T: Transport>(
                 }
             }
             batch.flush(&mut write_buffer).await;
-            crate::control::count_requests(database, taken);
+            crate::control::count_requests(database, taken, batch_started.elapsed());
             if let Some(error) = &protocol_error {
                 debug!(client = id, %peer, %error, "protocol error, closing the connection");
                 petrel_resp::encode(

@@ -42,6 +42,9 @@ use crate::worker::{Message, Worker};
 /// Databases a process can create over its life; slots are not reused, so
 /// a node that reaches this must restart (which renumbers from 0).
 pub const DATABASE_SLOTS_MAX: usize = 1024;
+/// Service-time histograms: microseconds, up to a minute, 2 significant digits.
+const LATENCY_MAX_US: u64 = 60_000_000;
+const LATENCY_SIGNIFICANT_DIGITS: u8 = 2;
 /// How long the control plane waits for a data thread to carry out a step.
 const THREAD_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -77,12 +80,13 @@ pub(crate) enum ControlMessage {
 }
 
 /// One thread's counters for one slot.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct SlotCounters {
     pub connections: u64,
     pub requests: u64,
     pub keys: u64,
     pub used_memory_bytes: u64,
+    pub latency_us: Option<hdrhistogram::Histogram<u64>>,
 }
 
 /// Why a change could not be carried out; the node serves what it did before.
@@ -105,16 +109,23 @@ pub enum ApplyError {
 }
 
 /// Counters of one database, summed over the data threads.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct DatabaseCounters {
     pub connections: u64,
     pub requests_total: u64,
     pub keys: u64,
     pub used_memory_bytes: u64,
+    /// Service time of requests since the database was created, in
+    /// microseconds: (quantile, value) for p50, p99 and p99.9. Empty before
+    /// the first request.
+    pub latency_us: Vec<(f64, u64)>,
 }
 
+/// The quantiles reported from the data threads' histograms.
+pub const LATENCY_QUANTILES: [f64; 3] = [0.5, 0.99, 0.999];
+
 /// The node's counters for the control plane.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct EngineStats {
     /// By database uid.
     pub databases: Vec<(u64, DatabaseCounters)>,
@@ -290,13 +301,29 @@ impl ControlHandle {
         for (slot, entry) in catalog.iter().enumerate() {
             let Some(database) = entry else { continue };
             let mut total = DatabaseCounters::default();
+            let mut latency: Option<hdrhistogram::Histogram<u64>> = None;
             for thread in &per_thread {
                 if let Some(counters) = thread.get(slot) {
                     total.connections += counters.connections;
                     total.requests_total += counters.requests;
                     total.keys += counters.keys;
                     total.used_memory_bytes += counters.used_memory_bytes;
+                    if let Some(histogram) = &counters.latency_us {
+                        match &mut latency {
+                            None => latency = Some(histogram.clone()),
+                            // Same bounds on every thread, so adding cannot fail.
+                            Some(sum) => {
+                                let _ = sum.add(histogram);
+                            }
+                        }
+                    }
                 }
+            }
+            if let Some(latency) = latency.filter(|histogram| !histogram.is_empty()) {
+                total.latency_us = LATENCY_QUANTILES
+                    .iter()
+                    .map(|&quantile| (quantile, latency.value_at_quantile(quantile)))
+                    .collect();
             }
             databases.push((database.uid, total));
         }
@@ -459,6 +486,8 @@ struct Local {
     connections: HashMap<RawFd, Tracked>,
     /// Requests run, by slot.
     requests: Vec<u64>,
+    /// Service time per request in microseconds, by slot.
+    latency_us: Vec<Option<hdrhistogram::Histogram<u64>>>,
 }
 
 struct Tracked {
@@ -506,14 +535,33 @@ pub(crate) fn track(
     Some(TrackedConnection { fd })
 }
 
-/// Counts requests run on `slot` (once per batch).
-pub(crate) fn count_requests(slot: usize, requests: usize) {
+/// Counts a batch of `requests` run on `slot` that took `elapsed` from
+/// being read to their replies being encoded; each request is counted with
+/// the batch's time (what a pipelining client waits for).
+pub(crate) fn count_requests(slot: usize, requests: usize, elapsed: Duration) {
+    if requests == 0 {
+        return;
+    }
     LOCAL.with(|local| {
         let mut local = local.borrow_mut();
         if local.requests.len() <= slot {
             local.requests.resize(slot + 1, 0);
+            local.latency_us.resize(slot + 1, None);
         }
         local.requests[slot] += requests as u64;
+        let histogram = &mut local.latency_us[slot];
+        if histogram.is_none() {
+            *histogram = hdrhistogram::Histogram::new_with_bounds(
+                1,
+                LATENCY_MAX_US,
+                LATENCY_SIGNIFICANT_DIGITS,
+            )
+            .ok();
+        }
+        if let Some(histogram) = histogram {
+            let micros = u64::try_from(elapsed.as_micros()).unwrap_or(LATENCY_MAX_US);
+            histogram.saturating_record_n(micros.clamp(1, LATENCY_MAX_US), requests as u64);
+        }
     });
 }
 
@@ -596,6 +644,9 @@ pub(crate) fn handle(worker: &Rc<Worker>, message: ControlMessage) {
                 if let Some(count) = local.requests.get_mut(slot) {
                     *count = 0;
                 }
+                if let Some(histogram) = local.latency_us.get_mut(slot) {
+                    *histogram = None;
+                }
                 local
                     .connections
                     .iter()
@@ -653,6 +704,7 @@ pub(crate) fn handle(worker: &Rc<Worker>, message: ControlMessage) {
                 for (slot, requests) in local.requests.iter().enumerate() {
                     if let Some(counters) = counters.get_mut(slot) {
                         counters.requests = *requests;
+                        counters.latency_us = local.latency_us.get(slot).cloned().flatten();
                     }
                 }
             });

@@ -571,3 +571,33 @@ fn inverted_validity_is_just_refused() {
         HandshakeFailure::Other
     );
 }
+
+/// `trusts_chain` answers as a new handshake would: after client1 leaves
+/// the list, a session that presented it is no longer trusted, while a
+/// CA-signed client and a session without a certificate still are.
+#[test]
+fn trusts_chain_follows_the_new_trust_list() {
+    let cast = Cast::new();
+    let node = cast.node();
+    let before = cast.snapshot(
+        &node,
+        cast.database(TlsMode::Enabled, ClientAuthentication::Enabled),
+    );
+    let mut narrowed = cast.database(TlsMode::Enabled, ClientAuthentication::Enabled);
+    narrowed.authentication_ssl_client_certs.remove(0);
+    let after = cast.snapshot(&node, narrowed);
+    let client1 = [cast.dev.client1.cert_der()];
+    let ca_signed = [cast.ca_signed.cert_der()];
+    let stranger = [cast.other_ca_client.cert_der()];
+    assert!(before.database(0).trusts_chain(&client1, cast.now));
+    assert!(!after.database(0).trusts_chain(&client1, cast.now));
+    assert!(after.database(0).trusts_chain(&ca_signed, cast.now));
+    assert!(!after.database(0).trusts_chain(&stranger, cast.now));
+    assert!(after.database(0).trusts_chain(&[], cast.now));
+    // Past every leaf's notAfter.
+    let later = cast.now + 365 * 20 * DAY;
+    assert!(
+        !before.database(0).trusts_chain(&client1, later),
+        "an expired pinned certificate is not trusted"
+    );
+}

@@ -37,6 +37,12 @@ pub struct AdminArgs {
     /// Do not verify the API's certificate (development only).
     #[arg(long)]
     insecure: bool,
+    /// Client certificate (PEM chain) for an API with [admin] client_ca.
+    #[arg(long, env = "PETREL_ADMIN_CERT", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, env = "PETREL_ADMIN_KEY", requires = "cert")]
+    key: Option<PathBuf>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -346,6 +352,23 @@ impl Client {
         }
         if args.insecure {
             tls = tls.disable_verification(true);
+        }
+        if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+            let pem =
+                std::fs::read(cert).with_context(|| format!("cannot read {}", cert.display()))?;
+            let chain = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(cert)) => Some(Ok(cert)),
+                    Ok(_) => None,
+                    Err(error) => Some(Err(error)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .with_context(|| format!("{} is not PEM", cert.display()))?;
+            let key_pem =
+                std::fs::read(key).with_context(|| format!("cannot read {}", key.display()))?;
+            let key = ureq::tls::PrivateKey::from_pem(&key_pem)
+                .with_context(|| format!("{} holds no private key", key.display()))?;
+            tls = tls.client_cert(Some(ureq::tls::ClientCert::new_with_certs(&chain, key)));
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .tls_config(tls.build())

@@ -200,6 +200,7 @@ impl DataPlane for EnginePlane {
                             requests_total: counters.requests_total,
                             keys: counters.keys,
                             used_memory_bytes: counters.used_memory_bytes,
+                            latency_us: counters.latency_us,
                         },
                     )
                 })

@@ -137,6 +137,20 @@ fn describe(config: &Config, tls: &petrel_tls::TlsSnapshot) {
             policy.client_authentication().as_str(),
         );
     }
+    match &config.admin {
+        Some(admin) => println!(
+            "admin API: https://{} (user {}), state in {}",
+            admin.listen,
+            admin.username,
+            config
+                .node
+                .data_dir
+                .as_ref()
+                .map(|dir| dir.display().to_string())
+                .unwrap_or_default()
+        ),
+        None => println!("admin API: off (no [admin] table)"),
+    }
     for expiry in tls.certificate_expiries() {
         let days_left = expiry
             .not_after
@@ -158,6 +172,7 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         None => None,
     };
     let data_dir = config.node.data_dir.clone();
+    let base_dir = config.base_dir.clone();
     // Handlers go in before the data threads start, so a signal never finds
     // the process with its default (abrupt) action.
     let mut signals = signal_hook::iterator::Signals::new([
@@ -167,12 +182,22 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     .context("cannot install signal handlers")?;
     let node = petrel_engine::start(config).context("cannot start the node")?;
     if let (Some(admin), Some(state), Some(data_dir)) = (admin, state, data_dir) {
+        let client_ca_pem = match &admin.client_ca {
+            None => None,
+            Some(value) => Some(
+                String::from_utf8(
+                    petrel_tls::certs::read_source(value, &base_dir).context("admin.client_ca")?,
+                )
+                .context("admin.client_ca is not PEM text")?,
+            ),
+        };
         petrel_admin::spawn(
             petrel_admin::AdminConfig {
                 listen: admin.listen,
                 username: admin.username,
                 password: admin.password,
                 data_dir,
+                client_ca_pem,
             },
             state,
             Box::new(control::EnginePlane(node.control())),
