@@ -255,7 +255,13 @@ fn enforced_client_authentication_matrix() {
         query_error(&mut observer, &["PSYNC", "?", "-1"]),
         NOPERM_NOT_SYNCER
     );
-    expect_counted(&mut observer, &before, 3, &[], "syncer twice and test-client");
+    expect_counted(
+        &mut observer,
+        &before,
+        3,
+        &[],
+        "syncer twice and test-client",
+    );
 }
 
 // Enforcement disabled, list = [brief (a self-signed leaf, pinned, that
