@@ -11,17 +11,15 @@
 //! Snapshots: on `Start`, a shard puts a `Cut` marker in its queue; the
 //! snapshot holds each key as it was at that cut. The sync ring then pulls
 //! the keys in chunks (`Chunk`), each a bounded amount of work on the data
-//! thread. A write to a key the chunks have not reached yet first
-//! serializes that key's old value (as Dragonfly does), and every key
-//! serialized is remembered until the snapshot ends, so no key is written
-//! twice and none with a value from after the cut. Commands that write
-//! without naming keys (FLUSHDB, FLUSHALL) abort the snapshot; the sync
-//! ring starts another.
+//! thread. The bookkeeping (old values of keys written before the chunks
+//! reach them, keys already serialized) is `petrel_sync::snapshot`'s, tested
+//! there without threads. Commands that write without naming keys
+//! (FLUSHDB, FLUSHALL) abort the snapshot; the sync ring starts another.
 //!
 //! This module must not block or await: it runs inside command execution.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -139,18 +137,11 @@ impl SyncShared {
     }
 }
 
-/// One shard's snapshot in progress.
+/// One shard's snapshot in progress, for sync job `job`.
 #[derive(Debug)]
 struct Snapshot {
     job: u64,
-    cursor: u64,
-    scan_started: bool,
-    /// Keys serialized so far (or absent at the cut and written since).
-    emitted: HashSet<Bytes>,
-    /// Old values serialized by writes, waiting for the next chunk.
-    pending: Vec<u8>,
-    pending_keys: u64,
-    aborted: bool,
+    state: petrel_sync::snapshot::ShardSnapshot,
 }
 
 #[derive(Debug, Default)]
@@ -342,32 +333,19 @@ fn before_write<'a>(
         let Some(snapshot) = state.snapshots.get_mut(&database) else {
             return;
         };
-        if snapshot.aborted {
-            return;
-        }
         let shard = worker.shard.borrow();
-        let keyspace = &shard.databases[database];
-        for key in keys {
-            if snapshot.emitted.contains(key.as_ref()) {
-                continue;
-            }
-            // Keys arrive as slices of a read buffer: keep a copy.
-            let key = Bytes::copy_from_slice(key);
-            if let Some(entry) = keyspace.peek(&key, now_ms) {
-                petrel_sync::rdb::encode_entry(&mut snapshot.pending, &key, entry);
-                snapshot.pending_keys += 1;
-            }
-            snapshot.emitted.insert(key);
-        }
+        snapshot.state.before_write(
+            &shard.databases[database],
+            keys.map(|key| key.as_ref()),
+            now_ms,
+        );
     });
 }
 
 fn abort_snapshot(database: usize) {
     STATE.with(|state| {
         if let Some(snapshot) = state.borrow_mut().snapshots.get_mut(&database) {
-            snapshot.aborted = true;
-            snapshot.emitted.clear();
-            snapshot.pending.clear();
+            snapshot.state.abort();
         }
     });
 }
@@ -381,12 +359,7 @@ pub(crate) fn handle(worker: &Worker, request: SyncRequest, now_ms: u64) {
                     database,
                     Snapshot {
                         job,
-                        cursor: 0,
-                        scan_started: false,
-                        emitted: HashSet::new(),
-                        pending: Vec::new(),
-                        pending_keys: 0,
-                        aborted: false,
+                        state: petrel_sync::snapshot::ShardSnapshot::new(),
                     },
                 );
             });
@@ -411,43 +384,29 @@ fn next_chunk(worker: &Worker, database: usize, job: u64, now_ms: u64) -> Snapsh
                 ..SnapshotChunk::default()
             };
         };
-        if snapshot.aborted {
+        if snapshot.state.is_aborted() {
             state.snapshots.remove(&database);
             return SnapshotChunk {
                 aborted: true,
                 ..SnapshotChunk::default()
             };
         }
-        let mut chunk = SnapshotChunk {
-            entries: std::mem::take(&mut snapshot.pending),
-            keys: std::mem::take(&mut snapshot.pending_keys),
-            ..SnapshotChunk::default()
-        };
         let shard = worker.shard.borrow();
-        let keyspace = &shard.databases[database];
-        let mut scanned = 0;
-        while scanned < CHUNK_KEYS_MAX && chunk.entries.len() < CHUNK_BYTES_MAX {
-            if snapshot.scan_started && snapshot.cursor == 0 {
-                break;
-            }
-            snapshot.scan_started = true;
-            let budget = CHUNK_KEYS_MAX - scanned;
-            let emitted = &mut snapshot.emitted;
-            let entries = &mut chunk.entries;
-            let keys = &mut chunk.keys;
-            snapshot.cursor = keyspace.scan(snapshot.cursor, budget, now_ms, |key, entry| {
-                if emitted.insert(key.clone()) {
-                    petrel_sync::rdb::encode_entry(entries, key, entry);
-                    *keys += 1;
-                }
-            });
-            scanned += budget;
-        }
-        if snapshot.scan_started && snapshot.cursor == 0 {
-            chunk.done = true;
-            drop(shard);
+        let chunk = snapshot.state.next_chunk(
+            &shard.databases[database],
+            now_ms,
+            CHUNK_KEYS_MAX,
+            CHUNK_BYTES_MAX,
+        );
+        drop(shard);
+        if chunk.done {
             state.snapshots.remove(&database);
         }
-        chunk
+        SnapshotChunk {
+            entries: chunk.entries,
+            keys: chunk.keys,
+            done: chunk.done,
+            aborted: false,
+        }
     })
 }
