@@ -62,8 +62,8 @@ fn wait_in_sync(source: &mut redis::Connection, replica: &mut redis::Connection)
 }
 
 // Full sync of strings, lists, hashes, sets, sorted sets and deadlines,
-// then the stream (including SPOP, INCRBYFLOAT and a cross-shard RENAME,
-// which must reach the replica as their effect), then a dropped link that
+// then the stream (including SPOP, INCRBYFLOAT, a cross-shard RENAME and
+// relative expiries, which must reach the replica as their effect), then a dropped link that
 // resumes with a partial resync: the replica holds exactly Petrel's data
 // each time, and Petrel's INFO shows the replica online.
 #[test]
@@ -105,6 +105,19 @@ fn redis_replicates_from_petrel() {
         first_difference(&dump(&mut source), &dump(&mut replica)),
         None
     );
+
+    // Relative expiries reach the replica as the source's absolute deadline.
+    let _: () = query(&mut source, &["SET", "ex", "v", "EX", "100"]);
+    let _: () = query(&mut source, &["SETEX", "setex", "200", "v"]);
+    let _: () = query(&mut source, &["SET", "px", "v"]);
+    let _: i64 = query(&mut source, &["PEXPIRE", "px", "300000"]);
+    wait_in_sync(&mut source, &mut replica);
+    for key in ["ex", "setex", "px"] {
+        let at_source: i64 = query(&mut source, &["PEXPIRETIME", key]);
+        let at_replica: i64 = query(&mut replica, &["PEXPIRETIME", key]);
+        assert!(at_source > 0, "{key} has no deadline");
+        assert_eq!(at_source, at_replica, "{key}'s deadline");
+    }
 
     assert_eq!(
         info_field(&mut source, "replication", "role").as_deref(),

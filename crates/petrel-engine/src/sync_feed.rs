@@ -157,7 +157,11 @@ thread_local! {
 
 /// What a write will send to the stream once it has run.
 pub(crate) enum Pending {
-    Command(Vec<Bytes>),
+    /// A command, with the time it ran at (relative expiries become absolute).
+    Command {
+        args: Vec<Bytes>,
+        now_ms: u64,
+    },
     Take(Bytes),
     Put(Vec<Bytes>),
 }
@@ -189,7 +193,10 @@ pub(crate) fn prepare_command(
             now_ms,
         );
     }
-    Some(Pending::Command(args.to_vec()))
+    Some(Pending::Command {
+        args: args.to_vec(),
+        now_ms,
+    })
 }
 
 /// The same for one step of a cross-shard command.
@@ -235,13 +242,13 @@ pub(crate) fn commit_command(
     pending: Option<Pending>,
     reply: &Reply,
 ) {
-    let Some(Pending::Command(args)) = pending else {
+    let Some(Pending::Command { args, now_ms }) = pending else {
         return;
     };
     if reply.is_error() {
         return;
     }
-    let args = deterministic(args, reply);
+    let args = deterministic(args, reply, now_ms);
     if !args.is_empty() {
         send(worker, database, FeedItem::Write { database, args });
     }
@@ -258,8 +265,13 @@ pub(crate) fn commit_op(
         return;
     };
     let args = match (pending, reply) {
-        (Pending::Command(args), ShardReply::Reply(reply)) => {
-            return commit_command(worker, database, Some(Pending::Command(args)), reply)
+        (Pending::Command { args, now_ms }, ShardReply::Reply(reply)) => {
+            return commit_command(
+                worker,
+                database,
+                Some(Pending::Command { args, now_ms }),
+                reply,
+            )
         }
         (Pending::Take(key), ShardReply::Entry(Some(_))) => {
             vec![Bytes::from_static(b"DEL"), key]
@@ -272,11 +284,62 @@ pub(crate) fn commit_op(
     send(worker, database, FeedItem::Write { database, args });
 }
 
-/// Rewrites commands whose effect depends on chance into their effect, so
-/// a replica ends up with the same data (Redis propagates SPOP as SREM).
-fn deterministic(args: Vec<Bytes>, reply: &Reply) -> Vec<Bytes> {
+/// Rewrites commands whose effect depends on chance or on the time into
+/// their effect, so a replica ends up with the same data whenever it
+/// applies them (Redis propagates SPOP as SREM and relative expiries as
+/// absolute ones). An empty result streams nothing (nothing changed).
+fn deterministic(args: Vec<Bytes>, reply: &Reply, now_ms: u64) -> Vec<Bytes> {
     let name = args[0].to_ascii_lowercase();
+    let deadline = |amount: &[u8], unit_ms: u64| -> Option<Bytes> {
+        let amount: i64 = std::str::from_utf8(amount).ok()?.parse().ok()?;
+        let at = i64::try_from(now_ms)
+            .ok()?
+            .checked_add(amount.checked_mul(unit_ms as i64)?)?;
+        Some(Bytes::from(at.to_string()))
+    };
     match (name.as_slice(), reply) {
+        (b"expire" | b"pexpire", Reply::Integer(0)) => Vec::new(),
+        (b"expire" | b"pexpire", _) => {
+            let unit = if name == b"expire" { 1000 } else { 1 };
+            match deadline(&args[2], unit) {
+                Some(at) => vec![Bytes::from_static(b"PEXPIREAT"), args[1].clone(), at],
+                None => args,
+            }
+        }
+        (b"setex" | b"psetex", _) => {
+            let unit = if name == b"setex" { 1000 } else { 1 };
+            match deadline(&args[2], unit) {
+                Some(at) => vec![
+                    Bytes::from_static(b"SET"),
+                    args[1].clone(),
+                    args[3].clone(),
+                    Bytes::from_static(b"PXAT"),
+                    at,
+                ],
+                None => args,
+            }
+        }
+        (b"set", _) => {
+            let has_get = args[3..].iter().any(|arg| arg.eq_ignore_ascii_case(b"GET"));
+            if matches!(reply, Reply::Nil) && !has_get {
+                return Vec::new();
+            }
+            let mut rewritten = args.clone();
+            for index in 3..rewritten.len().saturating_sub(1) {
+                let unit = if rewritten[index].eq_ignore_ascii_case(b"EX") {
+                    1000
+                } else if rewritten[index].eq_ignore_ascii_case(b"PX") {
+                    1
+                } else {
+                    continue;
+                };
+                if let Some(at) = deadline(&rewritten[index + 1], unit) {
+                    rewritten[index] = Bytes::from_static(b"PXAT");
+                    rewritten[index + 1] = at;
+                }
+            }
+            rewritten
+        }
         (b"spop", Reply::Bulk(member)) => {
             vec![Bytes::from_static(b"SREM"), args[1].clone(), member.clone()]
         }
