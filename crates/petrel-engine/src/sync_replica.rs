@@ -89,7 +89,8 @@ async fn connect(shared: &Shared, source: &ReplicaSourceConfig) -> Result<Connec
     if !source.encryption {
         return Ok((tcp, None));
     }
-    let config = crate::sync_tls::client_config(shared, source)?;
+    let provider = shared.security.snapshot.load().node().provider().clone();
+    let config = crate::sync_tls::client_config(&shared.config, provider, source)?;
     let server_name = source
         .replication_tls_sni
         .clone()
