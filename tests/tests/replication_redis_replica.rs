@@ -111,8 +111,10 @@ fn redis_replicates_from_petrel() {
     let _: () = query(&mut source, &["SETEX", "setex", "200", "v"]);
     let _: () = query(&mut source, &["SET", "px", "v"]);
     let _: i64 = query(&mut source, &["PEXPIRE", "px", "300000"]);
+    let _: () = query(&mut source, &["SET", "getex", "v"]);
+    let _: String = query(&mut source, &["GETEX", "getex", "EX", "400"]);
     wait_in_sync(&mut source, &mut replica);
-    for key in ["ex", "setex", "px"] {
+    for key in ["ex", "setex", "px", "getex"] {
         let at_source: i64 = query(&mut source, &["PEXPIRETIME", key]);
         let at_replica: i64 = query(&mut replica, &["PEXPIRETIME", key]);
         assert!(at_source > 0, "{key} has no deadline");

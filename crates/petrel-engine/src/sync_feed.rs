@@ -306,6 +306,36 @@ fn deterministic(args: Vec<Bytes>, reply: &Reply, now_ms: u64) -> Vec<Bytes> {
                 None => args,
             }
         }
+        (b"getex", Reply::Nil) => Vec::new(),
+        (b"getex", _) if args.len() >= 3 => {
+            let option = args[2].to_ascii_uppercase();
+            let unit = match option.as_slice() {
+                b"EX" => 1000,
+                b"PX" => 1,
+                b"PERSIST" => return vec![Bytes::from_static(b"PERSIST"), args[1].clone()],
+                b"EXAT" => {
+                    return vec![
+                        Bytes::from_static(b"EXPIREAT"),
+                        args[1].clone(),
+                        args[3].clone(),
+                    ]
+                }
+                b"PXAT" => {
+                    return vec![
+                        Bytes::from_static(b"PEXPIREAT"),
+                        args[1].clone(),
+                        args[3].clone(),
+                    ]
+                }
+                _ => return Vec::new(),
+            };
+            match args.get(3).and_then(|amount| deadline(amount, unit)) {
+                Some(at) => vec![Bytes::from_static(b"PEXPIREAT"), args[1].clone(), at],
+                None => Vec::new(),
+            }
+        }
+        // GETEX without an option changes nothing.
+        (b"getex", _) => Vec::new(),
         (b"setex" | b"psetex", _) => {
             let unit = if name == b"setex" { 1000 } else { 1 };
             match deadline(&args[2], unit) {
