@@ -121,6 +121,20 @@ fn redis_replicates_from_petrel() {
         assert_eq!(at_source, at_replica, "{key}'s deadline");
     }
 
+    // A key the source expires leaves the replica's memory too (a DEL is
+    // streamed; a Redis replica never expires keys by itself, and its
+    // DBSIZE counts them until then).
+    let without: i64 = query(&mut replica, &["DBSIZE"]);
+    let _: () = query(&mut source, &["SET", "short-lived", "v", "PX", "1500"]);
+    wait_until(Duration::from_secs(5), "the replica got the key", || {
+        query::<i64>(&mut replica, &["DBSIZE"]) == without + 1
+    });
+    wait_until(
+        Duration::from_secs(5),
+        "the replica dropped the expired key",
+        || query::<i64>(&mut replica, &["DBSIZE"]) == without,
+    );
+
     assert_eq!(
         info_field(&mut source, "replication", "role").as_deref(),
         Some("master")

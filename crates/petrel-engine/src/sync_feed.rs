@@ -284,6 +284,28 @@ pub(crate) fn commit_op(
     send(worker, database, FeedItem::Write { database, args });
 }
 
+/// The active expiry cycle's step for `database`: deletes due keys and,
+/// when the database feeds replicas, streams a DEL for each (as Redis does,
+/// so a replica's memory does not keep what the source expired).
+pub(crate) fn expire_due(worker: &Worker, database: usize, now_ms: u64, budget: usize) -> usize {
+    if !feeding(worker, database) {
+        return worker.shard.borrow_mut().databases[database].expire_due(now_ms, budget);
+    }
+    let keys = worker.shard.borrow().databases[database].due_keys(now_ms, budget);
+    let deleted = worker.shard.borrow_mut().databases[database].expire_due(now_ms, budget);
+    for key in keys {
+        send(
+            worker,
+            database,
+            FeedItem::Write {
+                database,
+                args: vec![Bytes::from_static(b"DEL"), key],
+            },
+        );
+    }
+    deleted
+}
+
 /// Rewrites commands whose effect depends on chance or on the time into
 /// their effect, so a replica ends up with the same data whenever it
 /// applies them (Redis propagates SPOP as SREM and relative expiries as

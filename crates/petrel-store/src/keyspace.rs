@@ -507,6 +507,17 @@ impl Keyspace {
         deleted
     }
 
+    /// The keys [`Keyspace::expire_due`] would delete with the same
+    /// arguments, in the same order (replication streams them as DELs).
+    pub fn due_keys(&self, now_ms: u64, budget: usize) -> Vec<Bytes> {
+        self.deadlines
+            .iter()
+            .take_while(|(deadline, _)| *deadline <= now_ms)
+            .take(budget)
+            .map(|(_, key)| key.clone())
+            .collect()
+    }
+
     /// A uniformly chosen key, from `random` (any 64-bit random number).
     /// May return an expired key that has not been reclaimed yet; callers
     /// check it with [`Keyspace::get`].
