@@ -242,6 +242,8 @@ pub(crate) fn commit_command(
     pending: Option<Pending>,
     reply: &Reply,
 ) {
+    // Keys the command found expired go first: they died before it ran.
+    stream_expired(worker, database);
     let Some(Pending::Command { args, now_ms }) = pending else {
         return;
     };
@@ -261,6 +263,7 @@ pub(crate) fn commit_op(
     pending: Option<Pending>,
     reply: &ShardReply,
 ) {
+    stream_expired(worker, database);
     let Some(pending) = pending else {
         return;
     };
@@ -284,16 +287,26 @@ pub(crate) fn commit_op(
     send(worker, database, FeedItem::Write { database, args });
 }
 
-/// The active expiry cycle's step for `database`: deletes due keys and,
-/// when the database feeds replicas, streams a DEL for each (as Redis does,
-/// so a replica's memory does not keep what the source expired).
+/// The active expiry cycle's step for `database`: deletes due keys and
+/// streams a DEL for each.
 pub(crate) fn expire_due(worker: &Worker, database: usize, now_ms: u64, budget: usize) -> usize {
-    if !feeding(worker, database) {
-        return worker.shard.borrow_mut().databases[database].expire_due(now_ms, budget);
-    }
-    let keys = worker.shard.borrow().databases[database].due_keys(now_ms, budget);
     let deleted = worker.shard.borrow_mut().databases[database].expire_due(now_ms, budget);
-    for key in keys {
+    if deleted > 0 {
+        stream_expired(worker, database);
+    }
+    deleted
+}
+
+/// Streams a DEL for every key of `database` that expired since the last
+/// call (lazily inside a command, or in the active cycle), as Redis does,
+/// so a replica's memory does not keep what the source expired. Recording
+/// starts with the database's first snapshot, before any replica streams.
+fn stream_expired(worker: &Worker, database: usize) {
+    if !feeding(worker, database) {
+        return;
+    }
+    let expired = worker.shard.borrow_mut().databases[database].take_expired();
+    for key in expired {
         send(
             worker,
             database,
@@ -303,7 +316,6 @@ pub(crate) fn expire_due(worker: &Worker, database: usize, now_ms: u64, budget: 
             },
         );
     }
-    deleted
 }
 
 /// Rewrites commands whose effect depends on chance or on the time into
@@ -469,6 +481,7 @@ fn abort_snapshot(database: usize) {
 pub(crate) fn handle(worker: &Worker, request: SyncRequest, now_ms: u64) {
     match request {
         SyncRequest::Start { database, job } => {
+            worker.shard.borrow_mut().databases[database].record_expired(true);
             STATE.with(|state| {
                 state.borrow_mut().snapshots.insert(
                     database,

@@ -335,6 +335,9 @@ pub struct Keyspace {
     deadlines: BTreeSet<(u64, Bytes)>,
     used_memory_bytes: usize,
     expired_keys_total: u64,
+    /// Keys that expired since the last [`Keyspace::take_expired`], while
+    /// recording is on (replication streams them as DELs).
+    expired_log: Option<Vec<Bytes>>,
 }
 
 fn entry_cost(key: &[u8], entry: &Entry) -> usize {
@@ -507,15 +510,19 @@ impl Keyspace {
         deleted
     }
 
-    /// The keys [`Keyspace::expire_due`] would delete with the same
-    /// arguments, in the same order (replication streams them as DELs).
-    pub fn due_keys(&self, now_ms: u64, budget: usize) -> Vec<Bytes> {
-        self.deadlines
-            .iter()
-            .take_while(|(deadline, _)| *deadline <= now_ms)
-            .take(budget)
-            .map(|(_, key)| key.clone())
-            .collect()
+    /// Starts (or stops) recording every key that expires, lazily or
+    /// actively, for [`Keyspace::take_expired`].
+    pub fn record_expired(&mut self, on: bool) {
+        self.expired_log = on.then(Vec::new);
+    }
+
+    /// The keys that expired since the last call, in order (empty when not
+    /// recording).
+    pub fn take_expired(&mut self) -> Vec<Bytes> {
+        match &mut self.expired_log {
+            Some(log) if !log.is_empty() => std::mem::take(log),
+            _ => Vec::new(),
+        }
     }
 
     /// A uniformly chosen key, from `random` (any 64-bit random number).
@@ -573,6 +580,9 @@ impl Keyspace {
         if let Some((stored_key, entry)) = self.entries.swap_remove_index(index) {
             self.forget(&stored_key, &entry);
             self.expired_keys_total += 1;
+            if let Some(log) = &mut self.expired_log {
+                log.push(stored_key);
+            }
         }
         None
     }
@@ -581,6 +591,9 @@ impl Keyspace {
         if let Some((stored_key, entry)) = self.entries.swap_remove_entry(key) {
             self.forget(&stored_key, &entry);
             self.expired_keys_total += 1;
+            if let Some(log) = &mut self.expired_log {
+                log.push(stored_key);
+            }
         }
     }
 
