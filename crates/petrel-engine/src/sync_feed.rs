@@ -88,6 +88,9 @@ pub(crate) struct SyncShared {
     /// certificate.
     pub refused_plaintext: Vec<AtomicU64>,
     pub refused_not_syncer: Vec<AtomicU64>,
+    /// Per database: a replica is loading its source's snapshot; commands
+    /// without the `loading` flag answer `-LOADING` meanwhile, as Redis's do.
+    pub loading: Vec<AtomicBool>,
 }
 
 impl SyncShared {
@@ -109,6 +112,9 @@ impl SyncShared {
                 .collect(),
             refused_plaintext: (0..database_count).map(|_| AtomicU64::new(0)).collect(),
             refused_not_syncer: (0..database_count).map(|_| AtomicU64::new(0)).collect(),
+            loading: (0..database_count)
+                .map(|_| AtomicBool::new(false))
+                .collect(),
         }
     }
 
@@ -124,6 +130,10 @@ impl SyncShared {
             self.refused_not_syncer[database].load(Ordering::Relaxed),
         ));
         Some(text)
+    }
+
+    pub fn is_loading(&self, database: usize) -> bool {
+        self.loading[database].load(Ordering::Acquire)
     }
 
     /// Counts and logs a refused PSYNC or SYNC.
