@@ -62,8 +62,8 @@ fn wait_in_sync(source: &mut redis::Connection, replica: &mut redis::Connection)
 }
 
 // Full sync of strings, lists, hashes, sets, sorted sets and deadlines,
-// then the stream (including SPOP, INCRBYFLOAT and a cross-shard RENAME,
-// which must reach the replica as their effect), then a dropped link that
+// then the stream (including SPOP, INCRBYFLOAT, a cross-shard RENAME and
+// relative expiries, which must reach the replica as their effect), then a dropped link that
 // resumes with a partial resync: the replica holds exactly Petrel's data
 // each time, and Petrel's INFO shows the replica online.
 #[test]
@@ -104,6 +104,35 @@ fn redis_replicates_from_petrel() {
     assert_eq!(
         first_difference(&dump(&mut source), &dump(&mut replica)),
         None
+    );
+
+    // Relative expiries reach the replica as the source's absolute deadline.
+    let _: () = query(&mut source, &["SET", "ex", "v", "EX", "100"]);
+    let _: () = query(&mut source, &["SETEX", "setex", "200", "v"]);
+    let _: () = query(&mut source, &["SET", "px", "v"]);
+    let _: i64 = query(&mut source, &["PEXPIRE", "px", "300000"]);
+    let _: () = query(&mut source, &["SET", "getex", "v"]);
+    let _: String = query(&mut source, &["GETEX", "getex", "EX", "400"]);
+    wait_in_sync(&mut source, &mut replica);
+    for key in ["ex", "setex", "px", "getex"] {
+        let at_source: i64 = query(&mut source, &["PEXPIRETIME", key]);
+        let at_replica: i64 = query(&mut replica, &["PEXPIRETIME", key]);
+        assert!(at_source > 0, "{key} has no deadline");
+        assert_eq!(at_source, at_replica, "{key}'s deadline");
+    }
+
+    // A key the source expires leaves the replica's memory too (a DEL is
+    // streamed; a Redis replica never expires keys by itself, and its
+    // DBSIZE counts them until then).
+    let without: i64 = query(&mut replica, &["DBSIZE"]);
+    let _: () = query(&mut source, &["SET", "short-lived", "v", "PX", "1500"]);
+    wait_until(Duration::from_secs(5), "the replica got the key", || {
+        query::<i64>(&mut replica, &["DBSIZE"]) == without + 1
+    });
+    wait_until(
+        Duration::from_secs(5),
+        "the replica dropped the expired key",
+        || query::<i64>(&mut replica, &["DBSIZE"]) == without,
     );
 
     assert_eq!(

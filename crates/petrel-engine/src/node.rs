@@ -29,6 +29,8 @@ pub enum StartError {
     KtlsRequired(String),
     #[error("data thread for core {core}: {reason}")]
     Thread { core: usize, reason: String },
+    #[error("database `{database}`: replica_sources[0]: {reason}")]
+    ReplicaSource { database: String, reason: String },
 }
 
 /// State shared by every data thread: read-only after start, except atomics.
@@ -104,6 +106,21 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
 
     let snapshot = config.tls_snapshot(SystemTime::now())?;
     let kernel_tls = decide_kernel_tls(&snapshot)?;
+    // A Replica Of source's certificates are checked now, not at the first
+    // connection attempt.
+    for database in &config.databases {
+        for source in database
+            .replica_sources
+            .iter()
+            .filter(|source| source.encryption)
+        {
+            crate::sync_tls::client_config(&config, snapshot.node().provider().clone(), source)
+                .map_err(|reason| StartError::ReplicaSource {
+                    database: database.name.clone(),
+                    reason,
+                })?;
+        }
+    }
     let use_io_uring = choose_driver(config.node.io_driver)?;
     let shard_count = config.node.data_cores.len();
     let (senders, receivers): (Vec<_>, Vec<_>) =

@@ -243,6 +243,11 @@ impl<'a> Batch<'a> {
                 ));
             }
         }
+        if !spec.has_flag(flags::LOADING) && self.worker.shared.sync.is_loading(self.database) {
+            return Some(Reply::error(
+                "LOADING Redis is loading the dataset in memory",
+            ));
+        }
         if spec.has_flag(flags::WRITE)
             && !self
                 .worker

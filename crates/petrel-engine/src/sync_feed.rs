@@ -11,17 +11,15 @@
 //! Snapshots: on `Start`, a shard puts a `Cut` marker in its queue; the
 //! snapshot holds each key as it was at that cut. The sync ring then pulls
 //! the keys in chunks (`Chunk`), each a bounded amount of work on the data
-//! thread. A write to a key the chunks have not reached yet first
-//! serializes that key's old value (as Dragonfly does), and every key
-//! serialized is remembered until the snapshot ends, so no key is written
-//! twice and none with a value from after the cut. Commands that write
-//! without naming keys (FLUSHDB, FLUSHALL) abort the snapshot; the sync
-//! ring starts another.
+//! thread. The bookkeeping (old values of keys written before the chunks
+//! reach them, keys already serialized) is `petrel_sync::snapshot`'s, tested
+//! there without threads. Commands that write without naming keys
+//! (FLUSHDB, FLUSHALL) abort the snapshot; the sync ring starts another.
 //!
 //! This module must not block or await: it runs inside command execution.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -90,6 +88,9 @@ pub(crate) struct SyncShared {
     /// certificate.
     pub refused_plaintext: Vec<AtomicU64>,
     pub refused_not_syncer: Vec<AtomicU64>,
+    /// Per database: a replica is loading its source's snapshot; commands
+    /// without the `loading` flag answer `-LOADING` meanwhile, as Redis's do.
+    pub loading: Vec<AtomicBool>,
 }
 
 impl SyncShared {
@@ -111,6 +112,9 @@ impl SyncShared {
                 .collect(),
             refused_plaintext: (0..database_count).map(|_| AtomicU64::new(0)).collect(),
             refused_not_syncer: (0..database_count).map(|_| AtomicU64::new(0)).collect(),
+            loading: (0..database_count)
+                .map(|_| AtomicBool::new(false))
+                .collect(),
         }
     }
 
@@ -128,6 +132,10 @@ impl SyncShared {
         Some(text)
     }
 
+    pub fn is_loading(&self, database: usize) -> bool {
+        self.loading[database].load(Ordering::Acquire)
+    }
+
     /// Counts and logs a refused PSYNC or SYNC.
     pub fn refused(&self, database: usize, refusal: petrel_tls::SyncRefusal, peer: &str) {
         let counter = match refusal {
@@ -139,18 +147,11 @@ impl SyncShared {
     }
 }
 
-/// One shard's snapshot in progress.
+/// One shard's snapshot in progress, for sync job `job`.
 #[derive(Debug)]
 struct Snapshot {
     job: u64,
-    cursor: u64,
-    scan_started: bool,
-    /// Keys serialized so far (or absent at the cut and written since).
-    emitted: HashSet<Bytes>,
-    /// Old values serialized by writes, waiting for the next chunk.
-    pending: Vec<u8>,
-    pending_keys: u64,
-    aborted: bool,
+    state: petrel_sync::snapshot::ShardSnapshot,
 }
 
 #[derive(Debug, Default)]
@@ -166,7 +167,11 @@ thread_local! {
 
 /// What a write will send to the stream once it has run.
 pub(crate) enum Pending {
-    Command(Vec<Bytes>),
+    /// A command, with the time it ran at (relative expiries become absolute).
+    Command {
+        args: Vec<Bytes>,
+        now_ms: u64,
+    },
     Take(Bytes),
     Put(Vec<Bytes>),
 }
@@ -198,7 +203,10 @@ pub(crate) fn prepare_command(
             now_ms,
         );
     }
-    Some(Pending::Command(args.to_vec()))
+    Some(Pending::Command {
+        args: args.to_vec(),
+        now_ms,
+    })
 }
 
 /// The same for one step of a cross-shard command.
@@ -244,13 +252,15 @@ pub(crate) fn commit_command(
     pending: Option<Pending>,
     reply: &Reply,
 ) {
-    let Some(Pending::Command(args)) = pending else {
+    // Keys the command found expired go first: they died before it ran.
+    stream_expired(worker, database);
+    let Some(Pending::Command { args, now_ms }) = pending else {
         return;
     };
     if reply.is_error() {
         return;
     }
-    let args = deterministic(args, reply);
+    let args = deterministic(args, reply, now_ms);
     if !args.is_empty() {
         send(worker, database, FeedItem::Write { database, args });
     }
@@ -263,12 +273,18 @@ pub(crate) fn commit_op(
     pending: Option<Pending>,
     reply: &ShardReply,
 ) {
+    stream_expired(worker, database);
     let Some(pending) = pending else {
         return;
     };
     let args = match (pending, reply) {
-        (Pending::Command(args), ShardReply::Reply(reply)) => {
-            return commit_command(worker, database, Some(Pending::Command(args)), reply)
+        (Pending::Command { args, now_ms }, ShardReply::Reply(reply)) => {
+            return commit_command(
+                worker,
+                database,
+                Some(Pending::Command { args, now_ms }),
+                reply,
+            )
         }
         (Pending::Take(key), ShardReply::Entry(Some(_))) => {
             vec![Bytes::from_static(b"DEL"), key]
@@ -281,11 +297,123 @@ pub(crate) fn commit_op(
     send(worker, database, FeedItem::Write { database, args });
 }
 
-/// Rewrites commands whose effect depends on chance into their effect, so
-/// a replica ends up with the same data (Redis propagates SPOP as SREM).
-fn deterministic(args: Vec<Bytes>, reply: &Reply) -> Vec<Bytes> {
+/// The active expiry cycle's step for `database`: deletes due keys and
+/// streams a DEL for each.
+pub(crate) fn expire_due(worker: &Worker, database: usize, now_ms: u64, budget: usize) -> usize {
+    let deleted = worker.shard.borrow_mut().databases[database].expire_due(now_ms, budget);
+    if deleted > 0 {
+        stream_expired(worker, database);
+    }
+    deleted
+}
+
+/// Streams a DEL for every key of `database` that expired since the last
+/// call (lazily inside a command, or in the active cycle), as Redis does,
+/// so a replica's memory does not keep what the source expired. Recording
+/// starts with the database's first snapshot, before any replica streams.
+fn stream_expired(worker: &Worker, database: usize) {
+    if !feeding(worker, database) {
+        return;
+    }
+    let expired = worker.shard.borrow_mut().databases[database].take_expired();
+    for key in expired {
+        send(
+            worker,
+            database,
+            FeedItem::Write {
+                database,
+                args: vec![Bytes::from_static(b"DEL"), key],
+            },
+        );
+    }
+}
+
+/// Rewrites commands whose effect depends on chance or on the time into
+/// their effect, so a replica ends up with the same data whenever it
+/// applies them (Redis propagates SPOP as SREM and relative expiries as
+/// absolute ones). An empty result streams nothing (nothing changed).
+fn deterministic(args: Vec<Bytes>, reply: &Reply, now_ms: u64) -> Vec<Bytes> {
     let name = args[0].to_ascii_lowercase();
+    let deadline = |amount: &[u8], unit_ms: u64| -> Option<Bytes> {
+        let amount: i64 = std::str::from_utf8(amount).ok()?.parse().ok()?;
+        let at = i64::try_from(now_ms)
+            .ok()?
+            .checked_add(amount.checked_mul(unit_ms as i64)?)?;
+        Some(Bytes::from(at.to_string()))
+    };
     match (name.as_slice(), reply) {
+        (b"expire" | b"pexpire", Reply::Integer(0)) => Vec::new(),
+        (b"expire" | b"pexpire", _) => {
+            let unit = if name == b"expire" { 1000 } else { 1 };
+            match deadline(&args[2], unit) {
+                Some(at) => vec![Bytes::from_static(b"PEXPIREAT"), args[1].clone(), at],
+                None => args,
+            }
+        }
+        (b"getex", Reply::Nil) => Vec::new(),
+        (b"getex", _) if args.len() >= 3 => {
+            let option = args[2].to_ascii_uppercase();
+            let unit = match option.as_slice() {
+                b"EX" => 1000,
+                b"PX" => 1,
+                b"PERSIST" => return vec![Bytes::from_static(b"PERSIST"), args[1].clone()],
+                b"EXAT" => {
+                    return vec![
+                        Bytes::from_static(b"EXPIREAT"),
+                        args[1].clone(),
+                        args[3].clone(),
+                    ]
+                }
+                b"PXAT" => {
+                    return vec![
+                        Bytes::from_static(b"PEXPIREAT"),
+                        args[1].clone(),
+                        args[3].clone(),
+                    ]
+                }
+                _ => return Vec::new(),
+            };
+            match args.get(3).and_then(|amount| deadline(amount, unit)) {
+                Some(at) => vec![Bytes::from_static(b"PEXPIREAT"), args[1].clone(), at],
+                None => Vec::new(),
+            }
+        }
+        // GETEX without an option changes nothing.
+        (b"getex", _) => Vec::new(),
+        (b"setex" | b"psetex", _) => {
+            let unit = if name == b"setex" { 1000 } else { 1 };
+            match deadline(&args[2], unit) {
+                Some(at) => vec![
+                    Bytes::from_static(b"SET"),
+                    args[1].clone(),
+                    args[3].clone(),
+                    Bytes::from_static(b"PXAT"),
+                    at,
+                ],
+                None => args,
+            }
+        }
+        (b"set", _) => {
+            let has_get = args[3..].iter().any(|arg| arg.eq_ignore_ascii_case(b"GET"));
+            if matches!(reply, Reply::Nil) && !has_get {
+                return Vec::new();
+            }
+            let mut rewritten = args.clone();
+            for index in 3..rewritten.len().saturating_sub(1) {
+                let unit = if rewritten[index].eq_ignore_ascii_case(b"EX") {
+                    1000
+                } else if rewritten[index].eq_ignore_ascii_case(b"PX") {
+                    1
+                } else {
+                    continue;
+                };
+                if let Some(at) = deadline(&rewritten[index + 1], unit) {
+                    rewritten[index] = Bytes::from_static(b"PXAT");
+                    rewritten[index + 1] = at;
+                }
+            }
+            rewritten
+        }
         (b"spop", Reply::Bulk(member)) => {
             vec![Bytes::from_static(b"SREM"), args[1].clone(), member.clone()]
         }
@@ -362,32 +490,19 @@ fn before_write<'a>(
         let Some(snapshot) = state.snapshots.get_mut(&database) else {
             return;
         };
-        if snapshot.aborted {
-            return;
-        }
         let shard = worker.shard.borrow();
-        let keyspace = &shard.databases[database];
-        for key in keys {
-            if snapshot.emitted.contains(key.as_ref()) {
-                continue;
-            }
-            // Keys arrive as slices of a read buffer: keep a copy.
-            let key = Bytes::copy_from_slice(key);
-            if let Some(entry) = keyspace.peek(&key, now_ms) {
-                petrel_sync::rdb::encode_entry(&mut snapshot.pending, &key, entry);
-                snapshot.pending_keys += 1;
-            }
-            snapshot.emitted.insert(key);
-        }
+        snapshot.state.before_write(
+            &shard.databases[database],
+            keys.map(|key| key.as_ref()),
+            now_ms,
+        );
     });
 }
 
 fn abort_snapshot(database: usize) {
     STATE.with(|state| {
         if let Some(snapshot) = state.borrow_mut().snapshots.get_mut(&database) {
-            snapshot.aborted = true;
-            snapshot.emitted.clear();
-            snapshot.pending.clear();
+            snapshot.state.abort();
         }
     });
 }
@@ -396,17 +511,13 @@ fn abort_snapshot(database: usize) {
 pub(crate) fn handle(worker: &Worker, request: SyncRequest, now_ms: u64) {
     match request {
         SyncRequest::Start { database, job } => {
+            worker.shard.borrow_mut().databases[database].record_expired(true);
             STATE.with(|state| {
                 state.borrow_mut().snapshots.insert(
                     database,
                     Snapshot {
                         job,
-                        cursor: 0,
-                        scan_started: false,
-                        emitted: HashSet::new(),
-                        pending: Vec::new(),
-                        pending_keys: 0,
-                        aborted: false,
+                        state: petrel_sync::snapshot::ShardSnapshot::new(),
                     },
                 );
             });
@@ -431,43 +542,29 @@ fn next_chunk(worker: &Worker, database: usize, job: u64, now_ms: u64) -> Snapsh
                 ..SnapshotChunk::default()
             };
         };
-        if snapshot.aborted {
+        if snapshot.state.is_aborted() {
             state.snapshots.remove(&database);
             return SnapshotChunk {
                 aborted: true,
                 ..SnapshotChunk::default()
             };
         }
-        let mut chunk = SnapshotChunk {
-            entries: std::mem::take(&mut snapshot.pending),
-            keys: std::mem::take(&mut snapshot.pending_keys),
-            ..SnapshotChunk::default()
-        };
         let shard = worker.shard.borrow();
-        let keyspace = &shard.databases[database];
-        let mut scanned = 0;
-        while scanned < CHUNK_KEYS_MAX && chunk.entries.len() < CHUNK_BYTES_MAX {
-            if snapshot.scan_started && snapshot.cursor == 0 {
-                break;
-            }
-            snapshot.scan_started = true;
-            let budget = CHUNK_KEYS_MAX - scanned;
-            let emitted = &mut snapshot.emitted;
-            let entries = &mut chunk.entries;
-            let keys = &mut chunk.keys;
-            snapshot.cursor = keyspace.scan(snapshot.cursor, budget, now_ms, |key, entry| {
-                if emitted.insert(key.clone()) {
-                    petrel_sync::rdb::encode_entry(entries, key, entry);
-                    *keys += 1;
-                }
-            });
-            scanned += budget;
-        }
-        if snapshot.scan_started && snapshot.cursor == 0 {
-            chunk.done = true;
-            drop(shard);
+        let chunk = snapshot.state.next_chunk(
+            &shard.databases[database],
+            now_ms,
+            CHUNK_KEYS_MAX,
+            CHUNK_BYTES_MAX,
+        );
+        drop(shard);
+        if chunk.done {
             state.snapshots.remove(&database);
         }
-        chunk
+        SnapshotChunk {
+            entries: chunk.entries,
+            keys: chunk.keys,
+            done: chunk.done,
+            aborted: false,
+        }
     })
 }

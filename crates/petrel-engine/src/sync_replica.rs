@@ -89,7 +89,8 @@ async fn connect(shared: &Shared, source: &ReplicaSourceConfig) -> Result<Connec
     if !source.encryption {
         return Ok((tcp, None));
     }
-    let config = crate::sync_tls::client_config(shared, source)?;
+    let provider = shared.security.snapshot.load().node().provider().clone();
+    let config = crate::sync_tls::client_config(&shared.config, provider, source)?;
     let server_name = source
         .replication_tls_sni
         .clone()
@@ -318,7 +319,22 @@ impl Applier {
         Ok(())
     }
 
+    /// Replaces the database's data with the snapshot's. Clients get
+    /// `-LOADING` until every shard has stored its part.
     async fn load(&mut self, rdb: &[u8]) -> Result<(), String> {
+        let loading = &self.shared.sync.loading[self.database];
+        loading.store(true, std::sync::atomic::Ordering::Release);
+        let result = self.load_keys(rdb).await;
+        // A round trip to every shard: each has applied what was queued.
+        let barrier: Vec<(usize, ShardOp)> = (0..self.pending.len())
+            .map(|shard| (shard, ShardOp::RandomKey { random: 0 }))
+            .collect();
+        self.dispatch(barrier).await;
+        self.shared.sync.loading[self.database].store(false, std::sync::atomic::Ordering::Release);
+        result
+    }
+
+    async fn load_keys(&mut self, rdb: &[u8]) -> Result<(), String> {
         let mut reader = RdbReader::new(rdb).map_err(|error| format!("snapshot: {error}"))?;
         self.flush_all_shards().await;
         let mut queued = 0;

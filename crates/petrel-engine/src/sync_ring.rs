@@ -968,12 +968,14 @@ async fn run_source_link(
 }
 
 fn shutdown(fd: i32) -> io::Result<()> {
-    let socket = std::mem::ManuallyDrop::new(
-        // SAFETY: `fd` is open for as long as `writer` lives; ManuallyDrop
-        // keeps this borrowed view from closing it.
-        unsafe { std::net::TcpStream::from_raw_fd(fd) },
-    );
-    socket.shutdown(std::net::Shutdown::Both)
+    // SAFETY: shutdown(2) only reads the descriptor number; `fd` belongs to
+    // a socket this link still owns, so it is open.
+    let result = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    if result == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Sends the backlog from the link's offset on. False if the link must end

@@ -12,19 +12,20 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use petrel_tls::certs::{parse_certificates, parse_private_key, read_source};
 use petrel_tls::pki_types::ServerName;
+use petrel_tls::rustls::crypto::CryptoProvider;
 use petrel_tls::rustls::{ClientConfig, ClientConnection, Connection, RootCertStore};
 
-use crate::config::ReplicaSourceConfig;
-use crate::node::Shared;
+use crate::config::{Config, ReplicaSourceConfig};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The rustls client configuration for one source.
 pub(crate) fn client_config(
-    shared: &Shared,
+    config: &Config,
+    provider: Arc<CryptoProvider>,
     source: &ReplicaSourceConfig,
 ) -> Result<Arc<ClientConfig>, String> {
-    let base_dir = &shared.config.base_dir;
+    let base_dir = &config.base_dir;
     let server_cert = source
         .server_cert
         .as_deref()
@@ -38,7 +39,7 @@ pub(crate) fn client_config(
             .add(cert.der().clone())
             .map_err(|error| format!("server_cert: {error}"))?;
     }
-    let node_tls = &shared.config.node.tls;
+    let node_tls = &config.node.tls;
     let (cert, key, field) =
         match (&source.client_cert, &source.client_key) {
             (Some(cert), Some(key)) => (cert.clone(), key.clone(), "client_cert"),
@@ -59,7 +60,6 @@ pub(crate) fn client_config(
     let key = read_source(&key, base_dir)
         .and_then(|bytes| parse_private_key(&bytes))
         .map_err(|problem| format!("{field} key: {problem}"))?;
-    let provider = shared.security.snapshot.load().node().provider().clone();
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|error| error.to_string())?

@@ -472,8 +472,8 @@ async fn expiry_loop(worker: Rc<Worker>) {
             worker.shard.borrow().databases.len()
         };
         for database in 0..database_count {
-            let deleted = worker.shard.borrow_mut().databases[database]
-                .expire_due(now, EXPIRY_KEYS_PER_RUN_MAX);
+            let deleted =
+                crate::sync_feed::expire_due(&worker, database, now, EXPIRY_KEYS_PER_RUN_MAX);
             if deleted > 0 {
                 worker.publish_memory(database);
             }

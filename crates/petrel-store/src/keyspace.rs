@@ -345,6 +345,9 @@ pub struct Keyspace {
     deadlines: BTreeSet<(u64, Bytes)>,
     used_memory_bytes: usize,
     expired_keys_total: u64,
+    /// Keys that expired since the last [`Keyspace::take_expired`], while
+    /// recording is on (replication streams them as DELs).
+    expired_log: Option<Vec<Bytes>>,
     /// Keys some connection watches: their version and how many watch them.
     watched: HashMap<Bytes, WatchSlot>,
     /// Source of versions; bumped on every touch of a watched key.
@@ -598,6 +601,21 @@ impl Keyspace {
         deleted
     }
 
+    /// Starts (or stops) recording every key that expires, lazily or
+    /// actively, for [`Keyspace::take_expired`].
+    pub fn record_expired(&mut self, on: bool) {
+        self.expired_log = on.then(Vec::new);
+    }
+
+    /// The keys that expired since the last call, in order (empty when not
+    /// recording).
+    pub fn take_expired(&mut self) -> Vec<Bytes> {
+        match &mut self.expired_log {
+            Some(log) if !log.is_empty() => std::mem::take(log),
+            _ => Vec::new(),
+        }
+    }
+
     /// A uniformly chosen key, from `random` (any 64-bit random number).
     /// May return an expired key that has not been reclaimed yet; callers
     /// check it with [`Keyspace::get`].
@@ -654,6 +672,9 @@ impl Keyspace {
             self.forget(&stored_key, &entry);
             self.expired_keys_total += 1;
             self.touch(&stored_key);
+            if let Some(log) = &mut self.expired_log {
+                log.push(stored_key);
+            }
         }
         None
     }
@@ -663,6 +684,9 @@ impl Keyspace {
             self.forget(&stored_key, &entry);
             self.expired_keys_total += 1;
             self.touch(&stored_key);
+            if let Some(log) = &mut self.expired_log {
+                log.push(stored_key);
+            }
         }
     }
 

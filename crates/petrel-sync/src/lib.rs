@@ -18,6 +18,7 @@ pub mod backlog;
 pub mod rdb;
 pub mod replica;
 pub mod resp;
+pub mod snapshot;
 pub mod source;
 pub mod uri;
 
