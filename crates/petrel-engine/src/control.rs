@@ -569,11 +569,10 @@ pub(crate) fn count_requests(slot: usize, requests: usize, elapsed: Duration) {
 /// of stream and the task finishes as if the client had closed. The task
 /// still owns (and closes) the descriptor.
 fn shut_down(fd: RawFd) {
-    // SAFETY: `fd` is registered only while its connection task owns the
-    // open socket (the registration is dropped before the socket), and
-    // shutdown(2) neither closes nor frees the descriptor.
-    unsafe {
-        libc::shutdown(fd, libc::SHUT_RDWR);
+    // `fd` is registered only while its connection task owns the open
+    // socket (the registration is dropped before the socket).
+    if let Err(error) = petrel_ktls::shutdown_socket(fd) {
+        tracing::debug!(fd, %error, "shutdown of a connection failed");
     }
 }
 

@@ -968,14 +968,7 @@ async fn run_source_link(
 }
 
 fn shutdown(fd: i32) -> io::Result<()> {
-    // SAFETY: shutdown(2) only reads the descriptor number; `fd` belongs to
-    // a socket this link still owns, so it is open.
-    let result = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    petrel_ktls::shutdown_socket(fd)
 }
 
 /// Sends the backlog from the link's offset on. False if the link must end

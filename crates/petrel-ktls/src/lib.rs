@@ -64,9 +64,9 @@
 //! }
 //! ```
 //!
-//! It also answers [`peer_hung_up`], a `TCP_INFO` query the engine needs on
-//! the same raw descriptors, so that all of the data plane's `unsafe` stays
-//! in this crate.
+//! It also answers [`peer_hung_up`] (a `TCP_INFO` query) and
+//! [`shutdown_socket`], which the engine needs on the same raw descriptors,
+//! so that the data plane's system calls stay in this crate.
 //!
 //! What this crate must not do: decide policy (fallback to userspace TLS,
 //! counting reasons, closing connections are the engine's), know any async
@@ -126,6 +126,12 @@ pub fn peer_hung_up(fd: RawFd) -> io::Result<bool> {
     const TCP_LAST_ACK: u8 = 9;
     let state = sys::tcp_state(fd)?;
     Ok(matches!(state, TCP_CLOSE | TCP_CLOSE_WAIT | TCP_LAST_ACK))
+}
+
+/// Shuts a socket down in both directions without closing it: the task
+/// that owns the descriptor sees end of stream and closes it as usual.
+pub fn shutdown_socket(fd: RawFd) -> io::Result<()> {
+    sys::shutdown_both(fd)
 }
 
 /// Why a connection cannot move to kernel TLS.

@@ -212,3 +212,14 @@ pub(crate) fn tcp_state(fd: RawFd) -> io::Result<u8> {
     }
     Ok(info.tcpi_state)
 }
+
+/// shutdown(2) both directions of a socket.
+pub(crate) fn shutdown_both(fd: RawFd) -> io::Result<()> {
+    // SAFETY: shutdown(2) takes a descriptor number and touches no memory of
+    // ours; on a closed or foreign number it fails with EBADF or ENOTSOCK.
+    let rc = unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
