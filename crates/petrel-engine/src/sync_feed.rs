@@ -90,6 +90,10 @@ pub(crate) struct SyncShared {
     /// certificate.
     pub refused_plaintext: Vec<AtomicU64>,
     pub refused_not_syncer: Vec<AtomicU64>,
+    /// The control plane changed a database's Replica Of sources.
+    pub replica_changes: flume::Sender<crate::sync_replica::ReplicaChange>,
+    pub replica_change_receiver:
+        Mutex<Option<flume::Receiver<crate::sync_replica::ReplicaChange>>>,
 }
 
 impl SyncShared {
@@ -98,7 +102,10 @@ impl SyncShared {
             .map(|_| flume::bounded(FEED_QUEUE_ITEMS_MAX))
             .unzip();
         let (handoffs, handoff_receiver) = flume::unbounded();
+        let (replica_changes, replica_change_receiver) = flume::unbounded();
         SyncShared {
+            replica_changes,
+            replica_change_receiver: Mutex::new(Some(replica_change_receiver)),
             feeds,
             feed_receivers: Mutex::new(feed_receivers),
             handoffs,
