@@ -30,9 +30,9 @@ pub(crate) fn validate(
             "at most one source is supported",
         ));
     }
-    let now = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX));
+    let now = now.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+    });
     for (index, source) in sources.iter().enumerate() {
         let field = |name: &str| format!("replica_sources[{index}].{name}");
         petrel_sync::SourceUri::parse(&source.uri)
@@ -136,9 +136,14 @@ fn check_pair(
     match certified.keys_match() {
         // rustls cannot compare some key types; the handshake will tell.
         Ok(()) | Err(RustlsError::InconsistentKeys(InconsistentKeys::Unknown)) => Ok(()),
-        Err(RustlsError::InconsistentKeys(InconsistentKeys::KeyMismatch)) => Err(
-            certificate_error(&key_field, Problem::KeyMismatch { cert_field: "client_cert" }),
-        ),
+        Err(RustlsError::InconsistentKeys(InconsistentKeys::KeyMismatch)) => {
+            Err(certificate_error(
+                &key_field,
+                Problem::KeyMismatch {
+                    cert_field: "client_cert",
+                },
+            ))
+        }
         Err(other) => Err(certificate_error(
             &field("client_cert"),
             Problem::NotACertificate(other.to_string()),
@@ -177,7 +182,13 @@ mod tests {
         validate(&[plain("redis://10.0.0.1:12000")], false, now).expect("plain uri");
         validate(&[plain("redis://:secret@db.example:6379")], false, now).expect("password");
         validate(&[], false, now).expect("no source");
-        for bad in ["http://h:1", "redis://h", "redis://:1", "redis://h:0", "h:1"] {
+        for bad in [
+            "http://h:1",
+            "redis://h",
+            "redis://:1",
+            "redis://h:0",
+            "h:1",
+        ] {
             let error = refusal(&[plain(bad)], false);
             assert_eq!((error.status, error.error_code), (400, "invalid_value"));
             assert!(
@@ -186,10 +197,7 @@ mod tests {
             );
         }
         let error = refusal(&[plain("redis://h:1"), plain("redis://h:2")], false);
-        assert!(
-            error.description.starts_with("replica_sources:"),
-            "{error}"
-        );
+        assert!(error.description.starts_with("replica_sources:"), "{error}");
         assert!(error.description.contains("at most one"), "{error}");
     }
 
@@ -203,19 +211,26 @@ mod tests {
         source.encryption = true;
         let error = refusal(&[source.clone()], true);
         assert!(
-            error.description.starts_with("replica_sources[0].server_cert:"),
+            error
+                .description
+                .starts_with("replica_sources[0].server_cert:"),
             "{error}"
         );
         source.server_cert = Some(ca.cert_pem());
         let error = refusal(&[source.clone()], false);
         assert!(
-            error.description.starts_with("replica_sources[0].client_cert:"),
+            error
+                .description
+                .starts_with("replica_sources[0].client_cert:"),
             "{error}"
         );
         validate(&[source.clone()], true, now).expect("node syncer presented");
         source.server_cert = Some("/etc/ca.pem".to_owned());
         let error = refusal(&[source], true);
-        assert_eq!((error.status, error.error_code), (400, "invalid_certificate"));
+        assert_eq!(
+            (error.status, error.error_code),
+            (400, "invalid_certificate")
+        );
     }
 
     /// client_cert and client_key go together and must match; an expired
@@ -232,7 +247,9 @@ mod tests {
         source.client_cert = Some(client.cert_pem());
         let error = refusal(&[source.clone()], false);
         assert!(
-            error.description.starts_with("replica_sources[0].client_key:"),
+            error
+                .description
+                .starts_with("replica_sources[0].client_key:"),
             "{error}"
         );
         source.client_key = Some(other.key_pem());
@@ -244,16 +261,23 @@ mod tests {
         only_key.client_key = Some(client.key_pem());
         let error = refusal(&[only_key], false);
         assert!(
-            error.description.starts_with("replica_sources[0].client_cert:"),
+            error
+                .description
+                .starts_with("replica_sources[0].client_cert:"),
             "{error}"
         );
 
         let expired = testing::expired_client(&ca, now).expect("expired");
         source.server_cert = Some(expired.cert_pem());
         let error = refusal(&[source.clone()], false);
-        assert_eq!((error.status, error.error_code), (406, "certificate_expired"));
+        assert_eq!(
+            (error.status, error.error_code),
+            (406, "certificate_expired")
+        );
         assert!(
-            error.description.starts_with("replica_sources[0].server_cert:"),
+            error
+                .description
+                .starts_with("replica_sources[0].server_cert:"),
             "{error}"
         );
         // Valid later is not valid now either.

@@ -380,7 +380,10 @@ impl ControlHandle {
             done,
         };
         if self.shared.sync.replica_changes.send(change).is_err() {
-            warn!(slot, "the sync ring is gone; Replica Of links cannot change");
+            warn!(
+                slot,
+                "the sync ring is gone; Replica Of links cannot change"
+            );
             return;
         }
         if finished.recv_timeout(THREAD_ANSWER_TIMEOUT).is_err() {

@@ -92,8 +92,7 @@ pub(crate) struct SyncShared {
     pub refused_not_syncer: Vec<AtomicU64>,
     /// The control plane changed a database's Replica Of sources.
     pub replica_changes: flume::Sender<crate::sync_replica::ReplicaChange>,
-    pub replica_change_receiver:
-        Mutex<Option<flume::Receiver<crate::sync_replica::ReplicaChange>>>,
+    pub replica_change_receiver: Mutex<Option<flume::Receiver<crate::sync_replica::ReplicaChange>>>,
 }
 
 impl SyncShared {

@@ -241,7 +241,10 @@ fn replica_sources_follow_create_and_update() {
         .expect("built")
         .validate(now)
         .expect_err("no port");
-    assert!(error.description.starts_with("replica_sources[0].uri:"), "{error}");
+    assert!(
+        error.description.starts_with("replica_sources[0].uri:"),
+        "{error}"
+    );
 
     let cleared: BdbUpdate =
         serde_json::from_value(serde_json::json!({"replica_sources": []})).expect("valid body");
@@ -261,9 +264,14 @@ fn bdb_without_replica_sources_loads() {
     let mut state = with_two_databases();
     let mut value = serde_json::to_value(&state).expect("serialize");
     for bdb in value["bdbs"].as_array_mut().expect("bdbs") {
-        bdb.as_object_mut().expect("object").remove("replica_sources");
+        bdb.as_object_mut()
+            .expect("object")
+            .remove("replica_sources");
     }
     let loaded: ControlState = serde_json::from_value(value).expect("old layout");
-    state.bdbs.iter_mut().for_each(|bdb| bdb.replica_sources.clear());
+    state
+        .bdbs
+        .iter_mut()
+        .for_each(|bdb| bdb.replica_sources.clear());
     assert_eq!(loaded, state);
 }
