@@ -8,12 +8,12 @@
 
 use std::time::Duration;
 
-use petrel_e2e::admin::{json_string, AdminDir, FixedNode};
+use petrel_e2e::admin::{json_string, AdminDir, FixedNode, ADMIN_PASSWORD, ADMIN_USER};
 use petrel_e2e::dataset::{dump, first_difference};
 use petrel_e2e::tls::{DatabaseTls, NodeTls, Pki};
 use petrel_e2e::{
-    connect_url, free_port, query, query_error, skip_under_redis, wait_until, Config, Database,
-    Server, Target,
+    connect_url, free_port, petrel_binary, query, query_error, run_tool, skip_under_redis,
+    wait_until, Config, Database, Server, Target, IO_TIMEOUT,
 };
 
 const READONLY: &str = "READONLY You can't write against a read only replica.";
@@ -312,6 +312,88 @@ fn bad_replica_sources_are_refused_and_change_nothing() {
 
     // The config file's source is the API's to remove like any other.
     api.ok("PUT", "/v1/bdbs/1", r#"{"replica_sources":[]}"#);
+    let _: () = query(&mut replica, &["SET", "x", "1"]);
+    let keys: i64 = query(&mut replica, &["DBSIZE"]);
+    let source_keys: i64 = query(&mut source, &["DBSIZE"]);
+    assert_eq!(keys, source_keys + 1);
+}
+
+/// `petrel admin bdb create --replica-of ... --replica-encryption
+/// --replica-server-cert FILE` makes a TLS Replica Of from the command
+/// line; `bdb update --no-replica-of` ends it, keeping the keys; a refusal
+/// exits non-zero with the API's error.
+#[test]
+fn cli_sets_and_removes_replica_of() {
+    if skip_under_redis("the admin API is Petrel's") {
+        return;
+    }
+    let pki = Pki::generate();
+    let node_a = Server::start_target(
+        Target::Petrel,
+        Config::new()
+            .node_tls(NodeTls::from_pki(&pki))
+            .database_tls(DatabaseTls::replica_ssl()),
+    );
+    let mut source = node_a.client();
+    load(&mut source, "cli", 100);
+
+    let admin = AdminDir::new();
+    let _node_b = Server::start(admin.config(&pki, Config::new()));
+    admin.wait_ready();
+    let binary = petrel_binary();
+    let binary = binary.to_str().expect("UTF-8 path");
+    let url = format!("https://127.0.0.1:{}", admin.port);
+    let ca = pki.cert("ca").display().to_string();
+    let cli = |args: &[&str]| {
+        let mut all = vec![
+            "admin",
+            "--url",
+            &url,
+            "--user",
+            ADMIN_USER,
+            "--password",
+            ADMIN_PASSWORD,
+            "--ca",
+            &ca,
+        ];
+        all.extend_from_slice(args);
+        run_tool(binary, &all, None, IO_TIMEOUT)
+    };
+    let uri = format!("redis://127.0.0.1:{}", node_a.port());
+    let port = free_port();
+    let port_text = port.to_string();
+    let created = cli(&[
+        "bdb",
+        "create",
+        "--name",
+        "replica",
+        "--port",
+        &port_text,
+        "--replica-of",
+        &uri,
+        "--replica-encryption",
+        "--replica-server-cert",
+        &ca,
+    ]);
+    assert!(created.status.success(), "{created:?}");
+    let body: serde_json::Value = serde_json::from_str(&created.stdout).expect("JSON");
+    assert_eq!(body["replica_sources"][0]["encryption"], true);
+    let uid = body["uid"].as_u64().expect("uid").to_string();
+    let mut replica = connect(port);
+    wait_in_sync(&mut source, &mut replica);
+    assert_eq!(query_error(&mut replica, &["SET", "x", "1"]), READONLY);
+
+    let refused = cli(&["bdb", "update", &uid, "--replica-of", "redis://nowhere"]);
+    assert!(!refused.status.success());
+    assert!(
+        refused
+            .stderr
+            .contains("400 invalid_value: replica_sources[0].uri"),
+        "{refused:?}"
+    );
+
+    let removed = cli(&["bdb", "update", &uid, "--no-replica-of"]);
+    assert!(removed.status.success(), "{removed:?}");
     let _: () = query(&mut replica, &["SET", "x", "1"]);
     let keys: i64 = query(&mut replica, &["DBSIZE"]);
     let source_keys: i64 = query(&mut source, &["DBSIZE"]);
