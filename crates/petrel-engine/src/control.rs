@@ -158,7 +158,10 @@ impl ControlHandle {
     /// connections, keys), and publishes the new TLS snapshot for new
     /// handshakes. Open connections keep the settings they started with,
     /// unless `close_revoked_sessions` is set: then TLS sessions whose
-    /// certificate the new trust lists refuse are closed.
+    /// certificate the new trust lists refuse are closed. A database whose
+    /// `replica_sources` changed has its Replica Of link stopped (before
+    /// this returns) and the new one started; without a source it is
+    /// writable at once and keeps its keys.
     ///
     /// All or nothing: on an error the node serves what it served before.
     pub fn apply(
