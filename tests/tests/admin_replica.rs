@@ -135,6 +135,12 @@ fn replica_of_is_set_and_removed_live() {
     assert_eq!(first_difference(&dump(&mut source), &dump(&mut own)), None);
     let gone: i64 = query(&mut own, &["EXISTS", "local:only"]);
     assert_eq!(gone, 0);
+
+    // Deleting a replica database ends its link: A sees its replica leave.
+    api.ok("DELETE", "/v1/bdbs/1", "");
+    wait_until(Duration::from_secs(5), "A has no replica left", || {
+        info_field(&mut source, "connected_slaves").as_deref() == Some("0")
+    });
 }
 
 /// Over TLS: node A's database takes sync only over TLS from a syncer
@@ -310,11 +316,27 @@ fn bad_replica_sources_are_refused_and_change_nothing() {
     assert_eq!(after_bdb["replica_sources"], before_bdb["replica_sources"]);
     assert_eq!(query_error(&mut replica, &["SET", "x", "1"]), READONLY);
 
+    // A source nobody listens on is valid input: the link retries and
+    // stays down, and removing it still answers at once.
+    let nowhere = free_port();
+    api.ok(
+        "PUT",
+        "/v1/bdbs/1",
+        &format!(r#"{{"replica_sources":[{{"uri":"redis://127.0.0.1:{nowhere}"}}]}}"#),
+    );
+    wait_until(Duration::from_secs(5), "INFO shows the new source", || {
+        info_field(&mut replica, "master_port") == Some(nowhere.to_string())
+            && info_field(&mut replica, "master_link_status").as_deref() == Some("down")
+    });
+    assert_eq!(query_error(&mut replica, &["SET", "x", "1"]), READONLY);
+    let keys: i64 = query(&mut replica, &["DBSIZE"]);
+    let source_keys: i64 = query(&mut source, &["DBSIZE"]);
+    assert_eq!(keys, source_keys, "a failing link flushed nothing");
+
     // The config file's source is the API's to remove like any other.
     api.ok("PUT", "/v1/bdbs/1", r#"{"replica_sources":[]}"#);
     let _: () = query(&mut replica, &["SET", "x", "1"]);
     let keys: i64 = query(&mut replica, &["DBSIZE"]);
-    let source_keys: i64 = query(&mut source, &["DBSIZE"]);
     assert_eq!(keys, source_keys + 1);
 }
 
