@@ -81,6 +81,9 @@ pub(crate) struct SyncShared {
     pub feed_receivers: Mutex<Vec<flume::Receiver<FeedItem>>>,
     pub handoffs: flume::Sender<crate::sync_ring::Handoff>,
     pub handoff_receiver: Mutex<Option<flume::Receiver<crate::sync_ring::Handoff>>>,
+    /// The control plane changed a database's Replica Of sources.
+    pub replica_changes: flume::Sender<crate::sync_replica::ReplicaChange>,
+    pub replica_change_receiver: Mutex<Option<flume::Receiver<crate::sync_replica::ReplicaChange>>>,
     /// Per database: writes feed the stream (a replica attached once).
     pub feeding: Vec<AtomicBool>,
     /// Per database: INFO's Replication section as the sync ring last wrote it.
@@ -90,9 +93,6 @@ pub(crate) struct SyncShared {
     /// certificate.
     pub refused_plaintext: Vec<AtomicU64>,
     pub refused_not_syncer: Vec<AtomicU64>,
-    /// The control plane changed a database's Replica Of sources.
-    pub replica_changes: flume::Sender<crate::sync_replica::ReplicaChange>,
-    pub replica_change_receiver: Mutex<Option<flume::Receiver<crate::sync_replica::ReplicaChange>>>,
 }
 
 impl SyncShared {
