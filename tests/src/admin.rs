@@ -300,3 +300,75 @@ impl Drop for OtherCa {
 
 /// How long a live change may take to reach every data thread.
 pub const APPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A node started straight from a config file with fixed database ports,
+/// so a restart serves the same ports (the harness's [`crate::Server`]
+/// picks new ones, which a restored state does not use).
+pub struct FixedNode {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl FixedNode {
+    /// Writes `config` with `ports` under the admin directory and starts
+    /// the binary; returns once the admin API answers (the data ports
+    /// listen by then). A port another process's outgoing connection
+    /// briefly holds makes the start retry.
+    pub fn start(admin: &AdminDir, config: &Config, ports: &[u16]) -> FixedNode {
+        let dir = admin.dir.join("node");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let path = dir.join("petrel.toml");
+        std::fs::write(&path, config.to_toml(ports)).expect("write config");
+        for _ in 0..10 {
+            let log_path = dir.join("petrel.log");
+            let log = std::fs::File::create(&log_path).expect("log");
+            let child = std::process::Command::new(crate::petrel_binary())
+                .args(["serve", "--config"])
+                .arg(&path)
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log)
+                .spawn()
+                .expect("spawn petrel");
+            let mut node = FixedNode {
+                child,
+                log: log_path,
+            };
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                if crate::tls::accepts_connections(admin.port) {
+                    return node;
+                }
+                if let Ok(Some(_)) = node.child.try_wait() {
+                    assert!(
+                        node.logs().contains("Address already in use"),
+                        "petrel exited: {}",
+                        node.logs()
+                    );
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the admin API did not answer: {}",
+                    node.logs()
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        panic!("the node's ports stayed taken");
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for FixedNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("server output:\n{}", self.logs());
+        }
+    }
+}

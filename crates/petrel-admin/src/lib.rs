@@ -14,13 +14,14 @@ pub mod error;
 pub mod model;
 pub mod persist;
 pub mod plane;
+mod replica;
 pub mod server;
 pub mod state;
 
 pub use error::ApiError;
 pub use model::{
     Bdb, BdbCreate, BdbUpdate, CertificateName, CertificatePair, CertificateUpload, Certificates,
-    CertificatesUpdate, ClusterSettings, ClusterUpdate, ControlState,
+    CertificatesUpdate, ClusterSettings, ClusterUpdate, ControlState, ReplicaSource,
 };
 pub use plane::{DataPlane, DatabaseSpec, DatabaseStats, Desired, NodeStats, PlaneError};
 pub use server::{spawn, AdminConfig, AdminError, AdminHandle, DEFAULT_LISTEN};

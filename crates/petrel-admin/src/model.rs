@@ -109,6 +109,32 @@ pub struct Bdb {
     pub enforce_client_authentication: ClientAuthentication,
     pub authentication_ssl_client_certs: Vec<RawClientCert>,
     pub authentication_ssl_crdt_certs: Vec<RawClientCert>,
+    /// Replica Of: the source this database pulls from (at most one);
+    /// empty for a writable database. Absent in files written before it
+    /// existed.
+    #[serde(default)]
+    pub replica_sources: Vec<ReplicaSource>,
+}
+
+/// One Replica Of source (`replica_sources[]`), with Redis Enterprise's
+/// field names. Certificates and the key are PEM text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaSource {
+    /// `redis://[[user]:password@]host:port`.
+    pub uri: String,
+    /// Connect to the source with TLS.
+    #[serde(default)]
+    pub encryption: bool,
+    /// The source's certificate or its CA, trusted for the link; required
+    /// with `encryption`.
+    pub server_cert: Option<String>,
+    /// Presented to the source with `client_key`; the node's syncer
+    /// certificate when absent.
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    /// SNI sent to the source; its host by default.
+    pub replication_tls_sni: Option<String>,
 }
 
 /// `POST /v1/bdbs`.
@@ -130,6 +156,8 @@ pub struct BdbCreate {
     pub authentication_ssl_client_certs: Vec<RawClientCert>,
     #[serde(default)]
     pub authentication_ssl_crdt_certs: Vec<RawClientCert>,
+    #[serde(default)]
+    pub replica_sources: Vec<ReplicaSource>,
 }
 
 /// `PUT /v1/bdbs/{uid}`: every field optional; absent fields keep their value.
@@ -145,6 +173,9 @@ pub struct BdbUpdate {
     pub enforce_client_authentication: Option<ClientAuthentication>,
     pub authentication_ssl_client_certs: Option<Vec<RawClientCert>>,
     pub authentication_ssl_crdt_certs: Option<Vec<RawClientCert>>,
+    /// Replaces the sources; `[]` stops replicating and makes the database
+    /// writable, keeping its keys.
+    pub replica_sources: Option<Vec<ReplicaSource>>,
 }
 
 /// `PUT /v1/cluster`: every field optional.

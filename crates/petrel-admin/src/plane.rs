@@ -7,6 +7,8 @@
 
 use petrel_tls::{RawDatabaseTls, RawNodeTls};
 
+use crate::model::ReplicaSource;
+
 /// A database as the data plane serves it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatabaseSpec {
@@ -18,6 +20,8 @@ pub struct DatabaseSpec {
     pub memory_size_bytes: u64,
     pub password: Option<String>,
     pub tls: RawDatabaseTls,
+    /// Replica Of sources, already validated; empty for a writable database.
+    pub replica_sources: Vec<ReplicaSource>,
 }
 
 /// The whole state the data plane should serve after a change.

@@ -452,6 +452,14 @@ fn ok_json(value: Value) -> Response {
 fn bdb_json(bdb: &Bdb, stats: Option<&DatabaseStats>, ops_per_second: f64) -> Value {
     let mut value = serde_json::to_value(bdb).unwrap_or(Value::Null);
     if let Value::Object(fields) = &mut value {
+        // A private key is never shown (as for the node's certificates).
+        if let Some(Value::Array(sources)) = fields.get_mut("replica_sources") {
+            for source in sources {
+                if let Value::Object(source) = source {
+                    source.remove("client_key");
+                }
+            }
+        }
         fields.insert("status".into(), json!("active"));
         fields.insert("ssl".into(), json!(crate::state::tls_enabled(bdb)));
         let stats = stats.cloned().unwrap_or_default();

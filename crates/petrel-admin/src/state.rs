@@ -63,6 +63,7 @@ impl ControlState {
             enforce_client_authentication: request.enforce_client_authentication,
             authentication_ssl_client_certs: request.authentication_ssl_client_certs,
             authentication_ssl_crdt_certs: request.authentication_ssl_crdt_certs,
+            replica_sources: request.replica_sources,
         });
         Ok((next, uid))
     }
@@ -98,6 +99,9 @@ impl ControlState {
         }
         if let Some(certs) = request.authentication_ssl_crdt_certs {
             bdb.authentication_ssl_crdt_certs = certs;
+        }
+        if let Some(sources) = request.replica_sources {
+            bdb.replica_sources = sources;
         }
         Ok(next)
     }
@@ -195,6 +199,11 @@ impl ControlState {
                     ));
                 }
             }
+            crate::replica::validate(
+                &bdb.replica_sources,
+                self.certificates.syncer.is_some(),
+                now,
+            )?;
             for other in &self.bdbs[..index] {
                 if other.name == bdb.name {
                     return Err(ApiError::new(
@@ -306,6 +315,7 @@ impl ControlState {
                     memory_size_bytes: bdb.memory_size,
                     password: bdb.authentication_redis_pass.clone(),
                     tls: database_tls(bdb),
+                    replica_sources: bdb.replica_sources.clone(),
                 })
                 .collect(),
             close_revoked_sessions: self.cluster.close_revoked_sessions,

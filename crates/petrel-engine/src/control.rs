@@ -32,7 +32,7 @@ use futures_channel::oneshot;
 use monoio::net::{ListenerOpts, TcpListener};
 use petrel_tls::pki_types::CertificateDer;
 use petrel_tls::{KtlsMode, RawDatabaseTls, RawNodeTls, TlsSnapshot};
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
 use crate::config::DatabaseConfig;
 use crate::node::Shared;
@@ -158,7 +158,10 @@ impl ControlHandle {
     /// connections, keys), and publishes the new TLS snapshot for new
     /// handshakes. Open connections keep the settings they started with,
     /// unless `close_revoked_sessions` is set: then TLS sessions whose
-    /// certificate the new trust lists refuse are closed.
+    /// certificate the new trust lists refuse are closed. A database whose
+    /// `replica_sources` changed has its Replica Of link stopped (before
+    /// this returns) and the new one started; without a source it is
+    /// writable at once and keeps its keys.
     ///
     /// All or nothing: on an error the node serves what it served before.
     pub fn apply(
@@ -182,15 +185,7 @@ impl ControlHandle {
                     databases
                         .iter()
                         .find(|wanted| wanted.uid == old.uid)
-                        .map(|wanted| {
-                            let mut wanted = wanted.clone();
-                            // Replica Of sources come from the config file; a
-                            // change made through the API keeps them.
-                            if wanted.replica_sources.is_empty() {
-                                wanted.replica_sources = old.replica_sources.clone();
-                            }
-                            Arc::new(wanted)
-                        })
+                        .map(|wanted| Arc::new(wanted.clone()))
                 })
             })
             .collect();
@@ -264,6 +259,21 @@ impl ControlHandle {
                 &moved.iter().map(|(slot, _)| *slot).collect::<Vec<_>>(),
             );
             return Err(error);
+        }
+        // Replica Of links follow the new catalog (before removed slots
+        // free their keys, so no link writes into them afterwards).
+        for slot in 0..catalog.len() {
+            let sources = |catalog: &Catalog| {
+                catalog
+                    .get(slot)
+                    .cloned()
+                    .flatten()
+                    .map(|database| database.replica_sources.clone())
+                    .unwrap_or_default()
+            };
+            if sources(&old_catalog) != sources(&catalog) {
+                self.relink(slot);
+            }
         }
         for &slot in &removed {
             self.every_thread(|reply| ControlMessage::Remove { slot, reply })?;
@@ -360,6 +370,31 @@ impl ControlHandle {
             }
         }
         Ok(())
+    }
+
+    /// Has the sync ring stop `slot`'s Replica Of link if its source
+    /// changed or went away, and start the new one; waits until the old
+    /// link has stopped, so a database the change made writable gets no
+    /// more writes from its former source.
+    fn relink(&self, slot: usize) {
+        let (done, finished) = flume::bounded(1);
+        let change = crate::sync_replica::ReplicaChange {
+            database: slot,
+            done,
+        };
+        if self.shared.sync.replica_changes.send(change).is_err() {
+            warn!(
+                slot,
+                "the sync ring is gone; Replica Of links cannot change"
+            );
+            return;
+        }
+        if finished.recv_timeout(THREAD_ANSWER_TIMEOUT).is_err() {
+            warn!(
+                slot,
+                "the sync ring did not confirm the Replica Of change within 5 seconds; it applies it when it can"
+            );
+        }
     }
 
     /// Sends a step to every data thread and waits for every answer.

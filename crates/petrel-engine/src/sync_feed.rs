@@ -79,6 +79,9 @@ pub(crate) struct SyncShared {
     pub feed_receivers: Mutex<Vec<flume::Receiver<FeedItem>>>,
     pub handoffs: flume::Sender<crate::sync_ring::Handoff>,
     pub handoff_receiver: Mutex<Option<flume::Receiver<crate::sync_ring::Handoff>>>,
+    /// The control plane changed a database's Replica Of sources.
+    pub replica_changes: flume::Sender<crate::sync_replica::ReplicaChange>,
+    pub replica_change_receiver: Mutex<Option<flume::Receiver<crate::sync_replica::ReplicaChange>>>,
     /// Per database: writes feed the stream (a replica attached once).
     pub feeding: Vec<AtomicBool>,
     /// Per database: INFO's Replication section as the sync ring last wrote it.
@@ -99,7 +102,10 @@ impl SyncShared {
             .map(|_| flume::bounded(FEED_QUEUE_ITEMS_MAX))
             .unzip();
         let (handoffs, handoff_receiver) = flume::unbounded();
+        let (replica_changes, replica_change_receiver) = flume::unbounded();
         SyncShared {
+            replica_changes,
+            replica_change_receiver: Mutex::new(Some(replica_change_receiver)),
             feeds,
             feed_receivers: Mutex::new(feed_receivers),
             handoffs,

@@ -9,12 +9,18 @@
 //! the stream; acknowledge the offset every second; after a lost link,
 //! reconnect and resume with PSYNC from the offset reached.
 //!
+//! The control plane starts and stops these tasks while the node runs
+//! ([`Replicas::follow`], on a [`ReplicaChange`]): a stopped task drops its
+//! link at once, and the database keeps the keys it has.
+//!
 //! Commands reach the shards as messages through their inboxes, the same
 //! FIFO as every other message from this thread, so each key's writes stay
 //! in stream order. Clients of the database get `-READONLY` for writes (the
 //! pipeline checks `replica_sources`).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::Shutdown;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,14 +58,91 @@ struct Status {
     last_error: Option<String>,
 }
 
-/// Runs the replica side of `database` forever.
-pub(crate) async fn run(shared: Arc<Shared>, database: usize, source: ReplicaSourceConfig) {
+/// Asks the sync ring to bring `database`'s Replica Of link in line with
+/// the catalog's `replica_sources`; `done` is sent once it has.
+#[derive(Debug)]
+pub(crate) struct ReplicaChange {
+    pub database: usize,
+    pub done: flume::Sender<()>,
+}
+
+/// The Replica Of tasks running on the sync ring, by database slot.
+#[derive(Default)]
+pub(crate) struct Replicas {
+    running: HashMap<usize, Running>,
+}
+
+struct Running {
+    source: ReplicaSourceConfig,
+    /// Sending (or dropping) it ends the task.
+    stop: oneshot::Sender<()>,
+    /// Resolves once the task has ended.
+    finished: oneshot::Receiver<()>,
+}
+
+impl Replicas {
+    /// Makes `database`'s link match its live settings: stops the running
+    /// task when the source changed or went away (and waits until it has),
+    /// starts one for a new source. True when the database is a replica.
+    pub(crate) async fn follow(&mut self, shared: &Arc<Shared>, database: usize) -> bool {
+        let wanted = shared.database(database).replica_sources.first().cloned();
+        if let Some(running) = self.running.get(&database) {
+            if wanted.as_ref() == Some(&running.source) {
+                return true;
+            }
+        }
+        if let Some(running) = self.running.remove(&database) {
+            let _ = running.stop.send(());
+            let _ = running.finished.await;
+            info!(
+                database = %shared.database(database).name,
+                source = %format!("{}:{}", running.source.source.host, running.source.source.port),
+                "replication from the source stopped"
+            );
+        }
+        let Some(source) = wanted else {
+            return false;
+        };
+        let (stop, stopped) = oneshot::channel();
+        let (finished_sender, finished) = oneshot::channel::<()>();
+        let task_source = source.clone();
+        let task_shared = shared.clone();
+        monoio::spawn(async move {
+            run(task_shared, database, task_source, stopped).await;
+            drop(finished_sender);
+        });
+        self.running.insert(
+            database,
+            Running {
+                source,
+                stop,
+                finished,
+            },
+        );
+        true
+    }
+}
+
+/// Runs the replica side of `database` until `stop` fires (or its sender
+/// is dropped).
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    database: usize,
+    source: ReplicaSourceConfig,
+    mut stop: oneshot::Receiver<()>,
+) {
     let status = Rc::new(RefCell::new(Status::default()));
     let mut resume: Option<(String, u64)> = None;
     let name = shared.database(database).name.clone();
     loop {
         publish(&shared, database, &source, &status.borrow());
-        match attempt(&shared, database, &source, &status, &mut resume).await {
+        // Stopping drops the attempt where it waits; its socket is shut
+        // down on the way (see `Hangup`).
+        let outcome = monoio::select! {
+            _ = &mut stop => return,
+            outcome = attempt(&shared, database, &source, &status, &mut resume) => outcome,
+        };
+        match outcome {
             Ok(()) => info!(database = %name, "link to the source closed; reconnecting"),
             Err(error) => {
                 warn!(database = %name, source = %format!("{}:{}", source.source.host, source.source.port), %error, "replication link failed; retrying");
@@ -72,7 +155,20 @@ pub(crate) async fn run(shared: Arc<Shared>, database: usize, source: ReplicaSou
             status.loading = false;
         }
         publish(&shared, database, &source, &status.borrow());
-        monoio::time::sleep(RETRY_INTERVAL).await;
+        monoio::select! {
+            _ = &mut stop => return,
+            _ = monoio::time::sleep(RETRY_INTERVAL) => {}
+        }
+    }
+}
+
+/// Shuts a link's socket down when the attempt ends, however it ends, so
+/// its reader task (on a duplicate of the socket) sees the end too.
+struct Hangup(std::net::TcpStream);
+
+impl Drop for Hangup {
+    fn drop(&mut self) {
+        let _ = self.0.shutdown(Shutdown::Both);
     }
 }
 
@@ -106,8 +202,12 @@ async fn attempt(
     resume: &mut Option<(String, u64)>,
 ) -> Result<(), String> {
     let (tcp, tls) = connect(shared, source).await?;
-    let (tcp, reader) =
-        split(detach_tcp(tcp)).map_err(|error| format!("cannot split the socket: {error}"))?;
+    let tcp = detach_tcp(tcp);
+    let _hangup = Hangup(
+        tcp.try_clone()
+            .map_err(|error| format!("cannot split the socket: {error}"))?,
+    );
+    let (tcp, reader) = split(tcp).map_err(|error| format!("cannot split the socket: {error}"))?;
     let mut writer = match tls {
         None => Writer::Plain(tcp),
         Some(tls) => Writer::Tls { tcp, tls },

@@ -331,17 +331,21 @@ async fn serve(shared: Arc<Shared>) {
         monoio::spawn(feed_loop(ring.clone(), shard, receiver));
     }
     monoio::spawn(housekeeping(ring.clone()));
-    for (database, config) in ring.shared.config.databases.iter().enumerate() {
-        match config.replica_sources.first() {
-            Some(source) => {
-                monoio::spawn(crate::sync_replica::run(
-                    ring.shared.clone(),
-                    database,
-                    source.clone(),
-                ));
-            }
-            None => ring.publish_info(database),
+    let mut replicas = crate::sync_replica::Replicas::default();
+    for database in 0..ring.shared.config.databases.len() {
+        if !replicas.follow(&ring.shared, database).await {
+            ring.publish_info(database);
         }
+    }
+    let changes = ring
+        .shared
+        .sync
+        .replica_change_receiver
+        .lock()
+        .ok()
+        .and_then(|mut receiver| receiver.take());
+    if let Some(changes) = changes {
+        monoio::spawn(follow_replica_changes(ring.clone(), replicas, changes));
     }
     let Some(handoffs) = handoffs else {
         return;
@@ -358,6 +362,21 @@ async fn feed_loop(ring: Rc<Ring>, shard: usize, receiver: flume::Receiver<FeedI
         for item in receiver.drain() {
             ring.apply_feed(shard, item);
         }
+    }
+}
+
+/// Stops, starts or replaces Replica Of links as the control plane changes
+/// databases' sources, one change at a time.
+async fn follow_replica_changes(
+    ring: Rc<Ring>,
+    mut replicas: crate::sync_replica::Replicas,
+    changes: flume::Receiver<crate::sync_replica::ReplicaChange>,
+) {
+    while let Ok(change) = changes.recv_async().await {
+        if !replicas.follow(&ring.shared, change.database).await {
+            ring.publish_info(change.database);
+        }
+        let _ = change.done.send(());
     }
 }
 

@@ -108,6 +108,67 @@ struct BdbSettings {
     redis_password: Option<String>,
     #[command(flatten)]
     tls: TlsSettings,
+    #[command(flatten)]
+    replica: ReplicaSettings,
+}
+
+/// Replica Of: the database pulls from a source and refuses client writes.
+#[derive(Debug, Args)]
+struct ReplicaSettings {
+    /// Make the database a Replica Of this source:
+    /// redis://[:password@]host:port. Its keys are replaced by the source's
+    /// (a full sync) and clients can no longer write to it.
+    #[arg(long, value_name = "URI")]
+    replica_of: Option<String>,
+    /// Stop replicating: the database becomes writable at once and keeps
+    /// every key it has.
+    #[arg(long, conflicts_with = "replica_of")]
+    no_replica_of: bool,
+    /// Connect to the source over TLS (needs --replica-server-cert).
+    #[arg(long, requires = "replica_of")]
+    replica_encryption: bool,
+    /// PEM file of the source's certificate or its CA, trusted for the link.
+    #[arg(long, value_name = "FILE", requires = "replica_of")]
+    replica_server_cert: Option<PathBuf>,
+    /// PEM file of the certificate presented to the source (the node's
+    /// syncer certificate when not given).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires_all = ["replica_of", "replica_client_key"]
+    )]
+    replica_client_cert: Option<PathBuf>,
+    /// PEM file of the private key of --replica-client-cert.
+    #[arg(long, value_name = "FILE", requires = "replica_client_cert")]
+    replica_client_key: Option<PathBuf>,
+    /// SNI sent to the source (its host by default).
+    #[arg(long, value_name = "NAME", requires = "replica_of")]
+    replica_tls_sni: Option<String>,
+}
+
+impl ReplicaSettings {
+    /// `replica_sources` for the request body, if a flag sets it.
+    fn to_json(&self) -> anyhow::Result<Option<Value>> {
+        if self.no_replica_of {
+            return Ok(Some(json!([])));
+        }
+        let Some(uri) = &self.replica_of else {
+            return Ok(None);
+        };
+        let mut source = Map::new();
+        source.insert("uri".into(), json!(uri));
+        source.insert("encryption".into(), json!(self.replica_encryption));
+        let pem = |path: &Option<PathBuf>| path.as_ref().map(read).transpose();
+        insert(&mut source, "server_cert", pem(&self.replica_server_cert)?);
+        insert(&mut source, "client_cert", pem(&self.replica_client_cert)?);
+        insert(&mut source, "client_key", pem(&self.replica_client_key)?);
+        insert(
+            &mut source,
+            "replication_tls_sni",
+            self.replica_tls_sni.clone(),
+        );
+        Ok(Some(json!([Value::Object(source)])))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -294,6 +355,7 @@ impl BdbSettings {
             "authentication_redis_pass",
             self.redis_password.clone(),
         );
+        insert(&mut body, "replica_sources", self.replica.to_json()?);
         Ok(body)
     }
 }

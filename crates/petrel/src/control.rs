@@ -7,9 +7,9 @@ use std::path::Path;
 use anyhow::Context;
 use petrel_admin::{
     Bdb, CertificatePair, Certificates, ClusterSettings, ControlState, DataPlane, DatabaseStats,
-    Desired, NodeStats, PlaneError,
+    Desired, NodeStats, PlaneError, ReplicaSource,
 };
-use petrel_engine::config::AdminSettings;
+use petrel_engine::config::{AdminSettings, ReplicaSourceConfig};
 use petrel_engine::{ApplyError, Config, ControlHandle, DatabaseConfig};
 use petrel_tls::{RawClientCert, RawNodeTls};
 
@@ -43,7 +43,9 @@ pub fn starting_state(config: &mut Config, admin: &AdminSettings) -> anyhow::Res
         .databases
         .iter()
         .map(database_config)
-        .collect();
+        .collect::<Result<_, _>>()
+        .map_err(anyhow::Error::msg)
+        .context("the control state's replica_sources")?;
     config.node.data_dir = Some(data_dir);
     Ok(state)
 }
@@ -103,6 +105,12 @@ fn seed(config: &Config, admin: &AdminSettings) -> anyhow::Result<ControlState> 
                 &database.tls.authentication_ssl_crdt_certs,
                 "authentication_ssl_crdt_certs",
             )?,
+            replica_sources: database
+                .replica_sources
+                .iter()
+                .map(|source| replica_source(source, base))
+                .collect::<anyhow::Result<_>>()
+                .with_context(|| format!("database {}: replica_sources", database.name))?,
         });
     }
     let mut state = ControlState::empty();
@@ -111,6 +119,24 @@ fn seed(config: &Config, admin: &AdminSettings) -> anyhow::Result<ControlState> 
     state.cluster = cluster;
     state.certificates = certificates;
     Ok(state)
+}
+
+/// A config file's source as the API keeps it: certificates read into PEM.
+fn replica_source(source: &ReplicaSourceConfig, base: &Path) -> anyhow::Result<ReplicaSource> {
+    let pem = |value: &Option<String>, field: &str| -> anyhow::Result<Option<String>> {
+        value
+            .as_deref()
+            .map(|value| read_pem(value, base).with_context(|| field.to_string()))
+            .transpose()
+    };
+    Ok(ReplicaSource {
+        uri: source.uri.clone(),
+        encryption: source.encryption,
+        server_cert: pem(&source.server_cert, "server_cert")?,
+        client_cert: pem(&source.client_cert, "client_cert")?,
+        client_key: pem(&source.client_key, "client_key")?,
+        replication_tls_sni: source.replication_tls_sni.clone(),
+    })
 }
 
 fn read_pem(value: &str, base: &Path) -> anyhow::Result<String> {
@@ -132,18 +158,36 @@ fn pem_pair(
     }
 }
 
-fn database_config(spec: &petrel_admin::DatabaseSpec) -> DatabaseConfig {
-    DatabaseConfig {
+/// The engine's settings for a database the control plane serves; an
+/// error only for a source URI that does not parse (the API validated it,
+/// so a hand-edited state file).
+fn database_config(spec: &petrel_admin::DatabaseSpec) -> Result<DatabaseConfig, String> {
+    let replica_sources = spec
+        .replica_sources
+        .iter()
+        .map(|source| {
+            let parsed = petrel_sync::SourceUri::parse(&source.uri)
+                .map_err(|reason| format!("database {}: uri: {reason}", spec.uid))?;
+            Ok(ReplicaSourceConfig {
+                uri: source.uri.clone(),
+                source: parsed,
+                encryption: source.encryption,
+                server_cert: source.server_cert.clone(),
+                client_cert: source.client_cert.clone(),
+                client_key: source.client_key.clone(),
+                replication_tls_sni: source.replication_tls_sni.clone(),
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(DatabaseConfig {
         uid: spec.uid,
         name: spec.name.clone(),
         port: spec.port,
         memory_size_bytes: spec.memory_size_bytes,
         password: spec.password.clone(),
         tls: spec.tls.clone(),
-        // The API does not set Replica Of sources; the engine keeps the
-        // config file's for a database it already runs.
-        replica_sources: Vec::new(),
-    }
+        replica_sources,
+    })
 }
 
 fn error_text(error: &ApplyError) -> String {
@@ -155,8 +199,15 @@ pub struct EnginePlane(pub ControlHandle);
 
 impl DataPlane for EnginePlane {
     fn apply(&self, desired: &Desired) -> Result<(), PlaneError> {
-        let databases: Vec<DatabaseConfig> =
-            desired.databases.iter().map(database_config).collect();
+        let databases: Vec<DatabaseConfig> = desired
+            .databases
+            .iter()
+            .map(database_config)
+            .collect::<Result<_, _>>()
+            .map_err(|reason| PlaneError::Refused {
+                field: "replica_sources",
+                reason,
+            })?;
         let node_tls: &RawNodeTls = &desired.node_tls;
         self.0
             .apply(node_tls, &databases, desired.close_revoked_sessions)

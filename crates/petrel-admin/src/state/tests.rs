@@ -208,3 +208,70 @@ fn request_bodies_refuse_unknown_fields() {
         serde_json::from_value::<BdbCreate>(serde_json::json!({"name": "x", "port": "six"}));
     assert!(wrong.is_err());
 }
+
+/// Replica Of sources are set on create, replaced or cleared on update,
+/// reach the data plane, and a bad one is refused naming its field.
+#[test]
+fn replica_sources_follow_create_and_update() {
+    let now = SystemTime::now();
+    let body = serde_json::json!({
+        "name": "replica", "port": 7003,
+        "replica_sources": [{"uri": "redis://:pw@127.0.0.1:7001"}]
+    });
+    let request: BdbCreate = serde_json::from_value(body).expect("valid body");
+    let (state, uid) = with_two_databases()
+        .with_bdb_created(request)
+        .expect("created");
+    state.validate(now).expect("valid");
+    let spec = state
+        .desired()
+        .databases
+        .into_iter()
+        .find(|spec| spec.uid == uid)
+        .expect("served");
+    assert_eq!(spec.replica_sources.len(), 1);
+    assert_eq!(spec.replica_sources[0].uri, "redis://:pw@127.0.0.1:7001");
+
+    let bad: BdbUpdate = serde_json::from_value(serde_json::json!({
+        "replica_sources": [{"uri": "redis://127.0.0.1"}]
+    }))
+    .expect("valid body");
+    let error = state
+        .with_bdb_updated(uid, bad)
+        .expect("built")
+        .validate(now)
+        .expect_err("no port");
+    assert!(
+        error.description.starts_with("replica_sources[0].uri:"),
+        "{error}"
+    );
+
+    let cleared: BdbUpdate =
+        serde_json::from_value(serde_json::json!({"replica_sources": []})).expect("valid body");
+    let state = state.with_bdb_updated(uid, cleared).expect("built");
+    state.validate(now).expect("valid");
+    assert!(state.bdb(uid).expect("kept").replica_sources.is_empty());
+
+    let unknown = serde_json::from_value::<BdbUpdate>(serde_json::json!({
+        "replica_sources": [{"uri": "redis://h:1", "compression": 3}]
+    }));
+    assert!(unknown.is_err(), "unknown source field accepted");
+}
+
+/// A state file written before `replica_sources` existed still loads.
+#[test]
+fn bdb_without_replica_sources_loads() {
+    let mut state = with_two_databases();
+    let mut value = serde_json::to_value(&state).expect("serialize");
+    for bdb in value["bdbs"].as_array_mut().expect("bdbs") {
+        bdb.as_object_mut()
+            .expect("object")
+            .remove("replica_sources");
+    }
+    let loaded: ControlState = serde_json::from_value(value).expect("old layout");
+    state
+        .bdbs
+        .iter_mut()
+        .for_each(|bdb| bdb.replica_sources.clear());
+    assert_eq!(loaded, state);
+}
