@@ -139,7 +139,11 @@ pub(crate) async fn run(
         // Stopping drops the attempt where it waits; its socket is shut
         // down on the way (see `Hangup`).
         let outcome = monoio::select! {
-            _ = &mut stop => return,
+            _ = &mut stop => {
+                // Stopped mid-load: the database serves what it has, not LOADING forever.
+                shared.sync.loading[database].store(false, std::sync::atomic::Ordering::Release);
+                return;
+            }
             outcome = attempt(&shared, database, &source, &status, &mut resume) => outcome,
         };
         match outcome {
