@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use monoio::io::{AsyncReadRentExt, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::io::{AsyncReadRent, AsyncReadRentExt, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use petrel_ktls::RecordFramer;
 use petrel_tls::rustls::{self, ServerConfig, ServerConnection};
@@ -19,6 +19,10 @@ use petrel_tls::rustls::{self, ServerConfig, ServerConnection};
 use crate::transport::Transport;
 
 const CIPHERTEXT_BUFFER_BYTES: usize = 32 * 1024;
+
+/// How long, and how much, a refused handshake reads before it closes.
+const ABORT_DRAIN_TIME_MAX: Duration = Duration::from_millis(500);
+const ABORT_DRAIN_BYTES_MAX: usize = 64 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HandshakeError {
@@ -69,9 +73,28 @@ impl TlsStream {
     }
 
     /// Sends whatever alert rustls queued for a failed handshake, then closes.
+    ///
+    /// A TLS 1.3 client learns that its certificate was refused only after
+    /// its Finished, and may already have sent its first command. Closing
+    /// with those bytes unread makes the kernel send a reset, which can
+    /// destroy the alert before the client reads it; so read and drop what
+    /// arrives until the client closes, for a short while at most.
     pub async fn abort(&mut self) {
         let _ = self.flush().await;
         let _ = AsyncWriteRent::shutdown(&mut self.tcp).await;
+        let drain = async {
+            let mut buffer = vec![0u8; 4096];
+            let mut drained = 0;
+            while drained < ABORT_DRAIN_BYTES_MAX {
+                let (result, returned) = AsyncReadRent::read(&mut self.tcp, buffer).await;
+                buffer = returned;
+                match result {
+                    Ok(read) if read > 0 => drained += read,
+                    _ => break,
+                }
+            }
+        };
+        let _ = monoio::time::timeout(ABORT_DRAIN_TIME_MAX, drain).await;
     }
 
     pub fn connection(&self) -> &ServerConnection {
