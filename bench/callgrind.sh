@@ -73,7 +73,8 @@ bench() {
     local tls=()
     [ "$mode" = tls ] && tls=(--tls --cacert "$certs/ca.pem")
     "$PETREL_BENCH" -s 127.0.0.1 -p "$PORT" -t 1 -c "$clients" -d "$DATA_SIZE" \
-        --key-maximum "$((KEYS - 1))" --hide-histogram "${tls[@]}" "$@" >/dev/null
+        --key-maximum "$((KEYS - 1))" --hide-histogram "${tls[@]}" "$@" >/dev/null 2>"$OUT_DIR/bench.err" || {
+        echo "callgrind.sh: petrel-bench failed:" >&2; tail -5 "$OUT_DIR/bench.err" >&2; return 1; }
 }
 
 for system in ${SYSTEMS//,/ }; do
