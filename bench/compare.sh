@@ -3,8 +3,9 @@
 # hash, list and sorted-set commands (petrel-bench --command), measured
 # with petrel-bench on the other core; see bench/README.md.
 #
-# Checks the tools, builds petrel-bench and petrel in release mode when they
-# are missing, then hands over to bench/compare.py, which starts the
+# Checks the tools, brings petrel-bench and petrel (release) up to date with
+# the sources (cargo does nothing when they are), then hands over to
+# bench/compare.py, which starts the
 # servers, runs the alternating rounds and writes
 # bench/results/<date>-<cpu>.md, .json and -latency.svg.
 #
@@ -19,12 +20,17 @@
 #   PETREL_BIN=target/release/petrel PETREL_BENCH=target/release/petrel-bench
 #   REDIS_SERVER=redis-server PORT_BASE=7400 OUT_DIR=bench/results LABEL=
 #   PETREL_KTLS=auto|required|off (written as [node.tls] ktls when set)
-#   NO_BUILD=1                    never run cargo
+#   NO_BUILD=1                    never run cargo (use the binaries as they are)
 # Arguments are passed to compare.py (try --help).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# Binaries given by path are used as they are; the defaults are rebuilt
+# when the sources changed, so a run never measures a stale build.
+build_bench=0; build_petrel=0
+[ -z "${PETREL_BENCH:-}" ] && build_bench=1
+[ -z "${PETREL_BIN:-}" ] && build_petrel=1
 export PETREL_BIN="${PETREL_BIN:-$root/target/release/petrel}"
 export PETREL_BENCH="${PETREL_BENCH:-$root/target/release/petrel-bench}"
 export REDIS_SERVER="${REDIS_SERVER:-redis-server}"
@@ -52,11 +58,11 @@ if [ "$server_cores" = "$client_cores" ]; then
 fi
 
 if [ "${NO_BUILD:-0}" != 1 ]; then
-    if [ ! -x "$PETREL_BENCH" ]; then
+    if [ "$build_bench" = 1 ] || [ ! -x "$PETREL_BENCH" ]; then
         echo "compare.sh: building petrel-bench (release)" >&2
         cargo build --release -p petrel-bench >&2
     fi
-    if [ ! -x "$PETREL_BIN" ]; then
+    if [ "$build_petrel" = 1 ] || [ ! -x "$PETREL_BIN" ]; then
         echo "compare.sh: building petrel (release)" >&2
         cargo build --release --bin petrel >&2 || echo "compare.sh: petrel did not build; Redis columns only" >&2
     fi

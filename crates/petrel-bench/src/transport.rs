@@ -323,6 +323,87 @@ mod tests {
         assert_eq!(roomy.capacity(), 64, "no growth when there is room");
     }
 
+    /// A rustls server on a std thread that reads `expected` plaintext
+    /// bytes, answers with one byte, and returns what it read.
+    fn counting_tls_server(
+        expected: usize,
+    ) -> (SocketAddr, TlsContext, std::thread::JoinHandle<Vec<u8>>) {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("certificate");
+        let cert_der = CertificateDer::from(cert.der().to_vec());
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert_der.clone()],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )
+            .expect("server config");
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert_der).expect("trust the certificate");
+        let client_config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let server = std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().expect("accept");
+            let session =
+                rustls::ServerConnection::new(std::sync::Arc::new(server_config)).expect("session");
+            let mut stream = rustls::StreamOwned::new(session, tcp);
+            let mut received = vec![0u8; expected];
+            stream
+                .read_exact(&mut received)
+                .expect("every byte arrives");
+            stream.write_all(b"k").expect("answer");
+            stream.flush().expect("answer sent");
+            received
+        });
+        let context = TlsContext {
+            config: std::sync::Arc::new(client_config),
+            server_name: ServerName::try_from("localhost").expect("name"),
+        };
+        (addr, context, server)
+    }
+
+    #[test]
+    fn tls_write_of_more_than_rustls_buffers_arrives_whole() {
+        // 16 pipelined SETs of 64 KiB values: 1 MiB of plaintext in one
+        // write, far beyond rustls's 64 KiB send queue.
+        const BYTES: usize = 16 * (64 * 1024 + 40);
+        let (addr, context, server) = counting_tls_server(BYTES);
+        let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let target = Target::new(vec![addr], Some(context));
+            let mut transport = Transport::connect(&target).await.expect("handshake");
+            let mut payload = BytesMut::with_capacity(BYTES);
+            payload.resize(BYTES, b'x');
+            let (result, returned) = transport.write_all(payload).await;
+            result.expect("the whole buffer is sent");
+            assert!(returned.is_empty(), "the buffer comes back cleared");
+            let (result, answer) = transport.read(Vec::with_capacity(16)).await;
+            assert_eq!(result.expect("answer"), 1);
+            assert_eq!(answer, b"k");
+        });
+        let received = server.join().expect("server thread");
+        assert_eq!(received.len(), BYTES);
+        assert!(
+            received.iter().all(|&byte| byte == b'x'),
+            "bytes arrive intact"
+        );
+    }
+
     #[test]
     fn printable_trims_crlf_and_bounds_length() {
         assert_eq!(printable(b"ERR wrong\r\n"), "ERR wrong");

@@ -391,6 +391,11 @@ fn loads_against_petrel_when_petrel_bin_is_set() {
     );
     let json = dir.path("plain.json");
     assert_clean_run(&run_bench(plain.port, &[], &json), &json, "plain petrel");
+    assert_clean_run(
+        &run_bench(plain.port, BIG_VALUES_PIPELINED, &json),
+        &json,
+        "plain petrel, 64 KiB values pipelined",
+    );
     drop(plain);
 
     if std::env::var("PETREL_TLS").as_deref() == Ok("0") {
@@ -421,7 +426,18 @@ fn loads_against_petrel_when_petrel_bin_is_set() {
         &json,
         "TLS petrel",
     );
+    let mut args = vec!["--tls", "--cacert", &ca];
+    args.extend_from_slice(BIG_VALUES_PIPELINED);
+    assert_clean_run(
+        &run_bench(tls.port, &args, &json),
+        &json,
+        "TLS petrel, 64 KiB values pipelined",
+    );
 }
+
+/// 64 KiB values, 16 in flight: a megabyte per write, more plaintext than
+/// rustls queues at once (scenario (d) of bench/compare.sh and its fill).
+const BIG_VALUES_PIPELINED: &[&str] = &["-d", "65536", "--pipeline", "16", "--ratio", "1:1"];
 
 /// The `port = N` line of a config written above.
 fn config_port(path: &Path) -> u16 {

@@ -20,6 +20,7 @@ use petrel_store::route::{self, shard_of};
 use petrel_store::session::{self, NodeSnapshot, Outcome, Session, SessionEnv};
 use petrel_store::table::{self, flags, CommandSpec, Route};
 use petrel_store::{Coordinator, ExecContext, ShardOp, ShardReply, Step};
+use smallvec::SmallVec;
 
 use crate::connection::ConnectionSecurity;
 use crate::security::TransportKind;
@@ -63,12 +64,14 @@ pub(crate) struct Batch<'a> {
     database: usize,
     ctx: ExecContext,
     /// Replies in request order, each with whether to send it (CLIENT REPLY).
-    slots: Vec<(Slot, bool)>,
+    /// Inline room for one: at pipeline depth 1 a batch allocates nothing.
+    slots: SmallVec<[(Slot, bool); 1]>,
     /// Slots pushed since the batch began, flushed or not.
     slots_pushed: usize,
     /// Table id of the command being routed, for its counters.
     command_id: usize,
-    /// Operations waiting to be sent, per shard (empty for this shard).
+    /// Operations waiting to be sent, per shard (empty for this shard);
+    /// made on the first operation for another shard.
     remote: Vec<Vec<ShardOp>>,
     remote_pending: bool,
     /// The EXEC this batch runs the queued commands of, holding their shards.
@@ -83,17 +86,16 @@ impl<'a> Batch<'a> {
         database: usize,
         now_ms: u64,
     ) -> Batch<'a> {
-        let shard_count = worker.shared.shard_count();
         Batch {
             worker,
             session,
             security,
             database,
             ctx: worker.context(now_ms),
-            slots: Vec::new(),
+            slots: SmallVec::new(),
             slots_pushed: 0,
             command_id: 0,
-            remote: (0..shard_count).map(|_| Vec::new()).collect(),
+            remote: Vec::new(),
             remote_pending: false,
             transaction: None,
         }
@@ -339,6 +341,9 @@ impl<'a> Batch<'a> {
     }
 
     fn queue(&mut self, shard: usize, op: ShardOp) -> usize {
+        if self.remote.is_empty() {
+            self.remote = (0..self.ctx.shard_count).map(|_| Vec::new()).collect();
+        }
         self.remote_pending = true;
         self.remote[shard].push(op);
         self.remote[shard].len() - 1

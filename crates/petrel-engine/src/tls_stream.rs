@@ -6,7 +6,7 @@
 //! to rustls in one piece per batch, so a pipeline's replies leave in as few
 //! records as their size allows.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -169,6 +169,30 @@ impl TlsStream {
         result
     }
 
+    /// Appends the plaintext rustls holds to `buffer`, straight from its
+    /// record buffers. `Some(n)` with the bytes taken, `Some(0)` once the
+    /// peer sent close_notify and everything before it was taken, `None`
+    /// when rustls needs more ciphertext.
+    fn take_plaintext(&mut self, buffer: &mut BytesMut) -> io::Result<Option<usize>> {
+        let mut reader = self.tls.reader();
+        let mut taken = 0;
+        loop {
+            match reader.fill_buf() {
+                Ok([]) => return Ok(Some(taken)),
+                Ok(chunk) => {
+                    let len = chunk.len();
+                    buffer.extend_from_slice(chunk);
+                    reader.consume(len);
+                    taken += len;
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    return Ok((taken > 0).then_some(taken));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
     /// Sends every record rustls has ready.
     async fn flush(&mut self) -> io::Result<()> {
         while self.tls.wants_write() {
@@ -186,27 +210,12 @@ impl TlsStream {
 impl Transport for TlsStream {
     async fn read_into(&mut self, mut buffer: BytesMut) -> (io::Result<usize>, BytesMut) {
         loop {
-            let state = match self.tls.process_new_packets() {
-                Ok(state) => state,
-                Err(error) => {
-                    let _ = self.flush().await;
-                    return (
-                        Err(io::Error::new(io::ErrorKind::InvalidData, error)),
-                        buffer,
-                    );
-                }
-            };
-            let available = state.plaintext_bytes_to_read();
-            let peer_closed = state.peer_has_closed();
-            if available > 0 {
-                let filled = buffer.len();
-                buffer.resize(filled + available, 0);
-                let read = self.tls.reader().read(&mut buffer[filled..]).unwrap_or(0);
-                buffer.truncate(filled + read);
-                return (Ok(read), buffer);
-            }
-            if peer_closed {
-                return (Ok(0), buffer);
+            // rustls decrypts in `feed`; between feeds there is nothing new
+            // for `process_new_packets` to do, so plaintext is taken as is.
+            match self.take_plaintext(&mut buffer) {
+                Ok(Some(read)) => return (Ok(read), buffer),
+                Ok(None) => {}
+                Err(error) => return (Err(error), buffer),
             }
             // Key updates and other post-handshake messages may need an answer.
             if let Err(error) = self.flush().await {

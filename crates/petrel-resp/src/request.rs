@@ -258,17 +258,23 @@ impl RequestParser {
         buf: &mut BytesMut,
         authenticated: bool,
     ) -> Result<CountProgress, ProtocolError> {
-        let Some(cr) = self.find_cr(buf, 0) else {
-            if buf.len() > self.limits.inline_len_max {
-                return Err(ProtocolError::TooBigMultibulkCountString);
+        let (cr, number) = match canonical_length(buf, 0) {
+            Some((cr, value)) => (cr, Some(value as i64)),
+            None => {
+                let Some(cr) = self.find_cr(buf, 0) else {
+                    if buf.len() > self.limits.inline_len_max {
+                        return Err(ProtocolError::TooBigMultibulkCountString);
+                    }
+                    return Ok(CountProgress::Incomplete);
+                };
+                // Redis waits for the byte after CR but does not check it is LF.
+                if cr + 1 >= buf.len() {
+                    return Ok(CountProgress::Incomplete);
+                }
+                (cr, parse_redis_number(&buf[1..cr]))
             }
-            return Ok(CountProgress::Incomplete);
         };
-        // Redis waits for the byte after CR but does not check it is LF.
-        if cr + 1 >= buf.len() {
-            return Ok(CountProgress::Incomplete);
-        }
-        let count = match parse_redis_number(&buf[1..cr]) {
+        let count = match number {
             Some(count) if count <= 0 => {
                 buf.advance(cr + 2);
                 return Ok(CountProgress::Skipped);
@@ -301,19 +307,25 @@ impl RequestParser {
                 Some(len) => len,
                 None => {
                     let start = self.pos;
-                    let Some(cr) = self.find_cr(buf, start) else {
-                        if buf.len() - start > self.limits.inline_len_max {
-                            return Err(ProtocolError::TooBigBulkCountString);
+                    let (cr, number) = match canonical_length(buf, start) {
+                        Some((cr, value)) if buf[start] == b'$' => (cr, Some(value as i64)),
+                        _ => {
+                            let Some(cr) = self.find_cr(buf, start) else {
+                                if buf.len() - start > self.limits.inline_len_max {
+                                    return Err(ProtocolError::TooBigBulkCountString);
+                                }
+                                return Ok(None);
+                            };
+                            if cr + 1 >= buf.len() {
+                                return Ok(None);
+                            }
+                            if buf[start] != b'$' {
+                                return Err(ProtocolError::ExpectedDollar(buf[start]));
+                            }
+                            (cr, parse_redis_number(&buf[start + 1..cr]))
                         }
-                        return Ok(None);
                     };
-                    if cr + 1 >= buf.len() {
-                        return Ok(None);
-                    }
-                    if buf[start] != b'$' {
-                        return Err(ProtocolError::ExpectedDollar(buf[start]));
-                    }
-                    let len = match parse_redis_number(&buf[start + 1..cr]) {
+                    let len = match number {
                         Some(len) if len >= 0 && len as u64 <= self.limits.proto_max_bulk_len => {
                             len as u64
                         }
@@ -380,6 +392,31 @@ enum Progress {
     /// An empty request was consumed; parse the next one.
     Skipped,
     Incomplete,
+}
+
+/// The common shape of a length line, read without a search: one marker
+/// byte at `start` (`*` or `$`, not checked here), a number in canonical
+/// form (`0`, or 1 to 18 digits not starting with `0`), CR, and at least one
+/// byte after it. Returns the CR's offset and the number. Anything else,
+/// including an incomplete line, is `None` and goes the general way, which
+/// gives the same answer for every line this accepts.
+#[inline]
+fn canonical_length(buf: &[u8], start: usize) -> Option<(usize, u64)> {
+    const DIGITS_MAX: usize = 18;
+    let line = buf.get(start + 1..)?;
+    let mut value: u64 = 0;
+    for (index, &byte) in line.iter().enumerate().take(DIGITS_MAX + 1) {
+        match byte {
+            b'0'..=b'9' if !(index > 0 && value == 0) && index < DIGITS_MAX => {
+                value = value * 10 + u64::from(byte - b'0');
+            }
+            b'\r' if index > 0 && line.len() > index + 1 => {
+                return Some((start + 1 + index, value));
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Parses a length the way Redis's `string2ll` does: optional `-`, no `+`,

@@ -291,6 +291,31 @@ fn lenient_where_redis_is_lenient() {
 }
 
 #[test]
+fn lengths_of_every_width_follow_the_same_rules() {
+    // Short canonical lengths take a fast path; every width must still
+    // parse, or be refused, exactly as the general rules say.
+    let requests = parse_all(b"*2\r\n$0\r\n\r\n$10\r\n0123456789\r\n").unwrap();
+    assert_eq!(args(&requests[0]), vec![&b""[..], b"0123456789"]);
+    for digits in 10..=21 {
+        let bulk = format!("*1\r\n${}\r\n", "9".repeat(digits));
+        assert_eq!(
+            error_text(bulk.as_bytes()),
+            "ERR Protocol error: invalid bulk length",
+            "{digits} digits"
+        );
+        let count = format!("*{}\r\n", "9".repeat(digits));
+        assert_eq!(
+            error_text(count.as_bytes()),
+            "ERR Protocol error: invalid multibulk length",
+            "{digits} digits"
+        );
+    }
+    // A length line cut after its CR waits for the next byte.
+    assert_eq!(parse_once(b"*1\r", true).unwrap(), None);
+    assert_eq!(parse_once(b"*1\r\n$4\r", true).unwrap(), None);
+}
+
+#[test]
 fn multibulk_count_errors() {
     // Counts Redis's string2ll refuses, or above INT_MAX.
     for input in [

@@ -177,16 +177,19 @@ static ROWS: LazyLock<Vec<&'static CommandSpec>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Lower-case name → id. Looked up once per request, so it uses a fast hash.
-static TABLE: LazyLock<HashMap<&'static str, usize, foldhash::fast::FixedState>> =
-    LazyLock::new(|| {
-        let mut map = HashMap::with_hasher(foldhash::fast::FixedState::default());
-        for (id, spec) in ROWS.iter().enumerate() {
-            let previous = map.insert(spec.name, id);
-            assert!(previous.is_none(), "command {} registered twice", spec.name);
-        }
-        map
-    });
+/// Lower-case name → id and row. Looked up once per request, so it uses a
+/// fast hash and is keyed by bytes (no UTF-8 check of the name).
+#[allow(clippy::type_complexity)]
+static TABLE: LazyLock<
+    HashMap<&'static [u8], (usize, &'static CommandSpec), foldhash::fast::FixedState>,
+> = LazyLock::new(|| {
+    let mut map = HashMap::with_hasher(foldhash::fast::FixedState::default());
+    for (id, spec) in ROWS.iter().enumerate() {
+        let previous = map.insert(spec.name.as_bytes(), (id, *spec));
+        assert!(previous.is_none(), "command {} registered twice", spec.name);
+    }
+    map
+});
 
 /// Finds a command by name, case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
@@ -200,13 +203,11 @@ pub fn lookup_with_id(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
     if name.len() > NAME_LEN_MAX {
         return None;
     }
-    let mut lower = [0u8; NAME_LEN_MAX];
-    for (slot, byte) in lower.iter_mut().zip(name) {
-        *slot = byte.to_ascii_lowercase();
-    }
-    let lower = std::str::from_utf8(&lower[..name.len()]).ok()?;
-    let id = *TABLE.get(lower)?;
-    Some((id, ROWS[id]))
+    let mut buffer = [0u8; NAME_LEN_MAX];
+    let lower = &mut buffer[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    TABLE.get(&*lower).copied()
 }
 
 /// How many commands the table holds.
