@@ -1,7 +1,8 @@
 //! Replica Of, the destination side: a Petrel database with
-//! `replica_sources` pulls from a real redis-server 7.0 and from another
-//! Petrel (plaintext and over TLS with the syncer certificate), applies the
-//! stream, resumes after a dropped link, and refuses client writes.
+//! `replica_sources` pulls from a real redis-server 7.0 (plaintext, and over
+//! TLS with the syncer certificate as its client certificate) and from
+//! another Petrel over TLS, applies the stream, resumes after a dropped
+//! link, and refuses client writes.
 
 use std::time::Duration;
 
@@ -175,4 +176,70 @@ fn petrel_is_a_replica_of_petrel_over_tls() {
     );
     let slave = info_field(&mut source, "replication", "slave0").unwrap_or_default();
     assert!(slave.contains("state=online"), "{slave}");
+}
+
+// Petrel follows a real redis-server over TLS: redis-server's TLS port
+// requires a client certificate (tls-auth-clients, its default), Petrel
+// presents the node's syncer certificate and checks the server's chain
+// against `server_cert`; snapshot and stream arrive, and a link that
+// presents no trusted certificate never gets data.
+#[test]
+fn petrel_is_a_replica_of_redis_over_tls() {
+    let pki = Pki::generate();
+    let redis = Server::start_target(Target::Redis, Config::new());
+    let mut source = redis.client();
+    let tls_port = petrel_e2e::free_port();
+    let path = |file: std::path::PathBuf| file.to_str().expect("utf-8 path").to_string();
+    for (key, value) in [
+        ("tls-cert-file", path(pki.cert("proxy"))),
+        ("tls-key-file", path(pki.key("proxy"))),
+        ("tls-ca-cert-file", path(pki.cert("ca"))),
+        ("tls-port", tls_port.to_string()),
+    ] {
+        let _: () = query(&mut source, &["CONFIG", "SET", key, &value]);
+    }
+    load(&mut source, "before", 500);
+
+    let uri = format!("redis://127.0.0.1:{tls_port}");
+    let extra = format!(
+        ", encryption = true, server_cert = \"{}\"",
+        pki.cert("ca").display()
+    );
+    let petrel = Server::start_target(
+        Target::Petrel,
+        replica_config(&uri, &extra).node_tls(NodeTls::from_pki(&pki)),
+    );
+    let mut replica = petrel.client();
+    wait_in_sync(&mut source, &mut replica);
+    assert_eq!(
+        first_difference(&dump(&mut source), &dump(&mut replica)),
+        None
+    );
+    stream_writes(&mut source);
+    wait_in_sync(&mut source, &mut replica);
+    assert_eq!(
+        first_difference(&dump(&mut source), &dump(&mut replica)),
+        None
+    );
+    let slave = info_field(&mut source, "replication", "slave0").unwrap_or_default();
+    assert!(slave.contains("state=online"), "{slave}");
+
+    // A destination that does not trust redis-server's certificate gets nothing.
+    let stranger = Pki::generate();
+    let extra = format!(
+        ", encryption = true, server_cert = \"{}\"",
+        stranger.cert("ca").display()
+    );
+    let untrusting = Server::start_target(
+        Target::Petrel,
+        replica_config(&uri, &extra).node_tls(NodeTls::from_pki(&stranger)),
+    );
+    let mut untrusting_client = untrusting.client();
+    std::thread::sleep(Duration::from_secs(2));
+    let keys: i64 = query(&mut untrusting_client, &["DBSIZE"]);
+    assert_eq!(keys, 0);
+    assert_eq!(
+        info_field(&mut untrusting_client, "replication", "master_link_status").as_deref(),
+        Some("down")
+    );
 }
