@@ -25,6 +25,12 @@ fn wait_in_sync(source: &mut redis::Connection, replica: &mut redis::Connection)
     });
 }
 
+/// Waits until the replica has the source's offset, then compares them key by key.
+fn assert_caught_up(source: &mut redis::Connection, replica: &mut redis::Connection) {
+    wait_in_sync(source, replica);
+    assert_eq!(first_difference(&dump(source), &dump(replica)), None);
+}
+
 fn load(connection: &mut redis::Connection, prefix: &str, count: usize) {
     let mut pipe = redis::pipe();
     for i in 0..count {
@@ -101,11 +107,7 @@ fn petrel_is_a_replica_of_redis() {
     let uri = format!("redis://:secret@127.0.0.1:{}", redis.port());
     let petrel = Server::start_target(Target::Petrel, replica_config(&uri, ""));
     let mut replica = petrel.client();
-    wait_in_sync(&mut source, &mut replica);
-    assert_eq!(
-        first_difference(&dump(&mut source), &dump(&mut replica)),
-        None
-    );
+    assert_caught_up(&mut source, &mut replica);
     assert_eq!(
         query_error(&mut replica, &["SET", "mine", "1"]),
         "READONLY You can't write against a read only replica."
@@ -116,19 +118,11 @@ fn petrel_is_a_replica_of_redis() {
     );
 
     stream_writes(&mut source);
-    wait_in_sync(&mut source, &mut replica);
-    assert_eq!(
-        first_difference(&dump(&mut source), &dump(&mut replica)),
-        None
-    );
+    assert_caught_up(&mut source, &mut replica);
 
     let _: i64 = query(&mut source, &["CLIENT", "KILL", "TYPE", "replica"]);
     load(&mut source, "after", 100);
-    wait_in_sync(&mut source, &mut replica);
-    assert_eq!(
-        first_difference(&dump(&mut source), &dump(&mut replica)),
-        None
-    );
+    assert_caught_up(&mut source, &mut replica);
     assert_eq!(
         info_field(&mut source, "stats", "sync_partial_ok").as_deref(),
         Some("1")
@@ -162,18 +156,10 @@ fn petrel_is_a_replica_of_petrel_over_tls() {
         replica_config(&uri, &extra).node_tls(NodeTls::from_pki(&pki)),
     );
     let mut replica = petrel_replica.client();
-    wait_in_sync(&mut source, &mut replica);
-    assert_eq!(
-        first_difference(&dump(&mut source), &dump(&mut replica)),
-        None
-    );
+    assert_caught_up(&mut source, &mut replica);
 
     stream_writes(&mut source);
-    wait_in_sync(&mut source, &mut replica);
-    assert_eq!(
-        first_difference(&dump(&mut source), &dump(&mut replica)),
-        None
-    );
+    assert_caught_up(&mut source, &mut replica);
     let slave = info_field(&mut source, "replication", "slave0").unwrap_or_default();
     assert!(slave.contains("state=online"), "{slave}");
 }
@@ -210,17 +196,9 @@ fn petrel_is_a_replica_of_redis_over_tls() {
         replica_config(&uri, &extra).node_tls(NodeTls::from_pki(&pki)),
     );
     let mut replica = petrel.client();
-    wait_in_sync(&mut source, &mut replica);
-    assert_eq!(
-        first_difference(&dump(&mut source), &dump(&mut replica)),
-        None
-    );
+    assert_caught_up(&mut source, &mut replica);
     stream_writes(&mut source);
-    wait_in_sync(&mut source, &mut replica);
-    assert_eq!(
-        first_difference(&dump(&mut source), &dump(&mut replica)),
-        None
-    );
+    assert_caught_up(&mut source, &mut replica);
     let slave = info_field(&mut source, "replication", "slave0").unwrap_or_default();
     assert!(slave.contains("state=online"), "{slave}");
 
