@@ -437,13 +437,29 @@ impl Keyspace {
         now_ms: u64,
         change: impl FnOnce(&mut Value) -> R,
     ) -> Option<R> {
+        self.modify_if(key, now_ms, |value| Some(change(value)))
+            .flatten()
+    }
+
+    /// [`Keyspace::modify`] for a change that may decline (answer `None`,
+    /// e.g. on a value of another type): a declined change must leave the
+    /// value as it was, and touches no watch. `None` if the key is absent,
+    /// `Some(None)` if the change declined.
+    pub fn modify_if<R>(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        change: impl FnOnce(&mut Value) -> Option<R>,
+    ) -> Option<Option<R>> {
         let index = self.live_index(key, now_ms)?;
-        self.touch(key);
         let (_, entry) = self.entries.get_index_mut(index)?;
         let size_before = entry.value.memory_usage();
         let result = change(&mut entry.value);
         let size_after = entry.value.memory_usage();
         self.used_memory_bytes = self.used_memory_bytes - size_before + size_after;
+        if result.is_some() {
+            self.touch(key);
+        }
         Some(result)
     }
 

@@ -39,14 +39,7 @@ pub fn hash_at<'a>(
     key: &[u8],
     now_ms: u64,
 ) -> Result<Option<&'a HashValue>, Reply> {
-    match keyspace.get(key, now_ms) {
-        None => Ok(None),
-        Some(entry) => entry
-            .value
-            .as_hash()
-            .map(Some)
-            .ok_or_else(|| Reply::error(WRONGTYPE)),
-    }
+    types::get(keyspace, key, now_ms).map_err(|_| Reply::error(WRONGTYPE))
 }
 
 /// Runs `change` on the hash at `key` (see [`types::update`]).

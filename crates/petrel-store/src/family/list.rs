@@ -70,14 +70,7 @@ pub fn list_at<'a>(
     key: &[u8],
     now_ms: u64,
 ) -> Result<Option<&'a ListValue>, Reply> {
-    match keyspace.get(key, now_ms) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::List(list),
-            ..
-        }) => Ok(Some(list)),
-        Some(_) => Err(Reply::error(WRONGTYPE)),
-    }
+    types::get(keyspace, key, now_ms).map_err(|_| Reply::error(WRONGTYPE))
 }
 
 /// Changes the list at `key` in place, then deletes the key if the list

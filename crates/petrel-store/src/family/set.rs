@@ -58,14 +58,7 @@ pub fn set_at<'a>(
     key: &[u8],
     now_ms: u64,
 ) -> Result<Option<&'a SetValue>, Reply> {
-    match keyspace.get(key, now_ms) {
-        None => Ok(None),
-        Some(entry) => entry
-            .value
-            .as_set()
-            .map(Some)
-            .ok_or_else(|| Reply::error(WRONGTYPE)),
-    }
+    types::get(keyspace, key, now_ms).map_err(|_| Reply::error(WRONGTYPE))
 }
 
 /// Runs `change` on the set at `key` (see [`types::update`]).

@@ -63,14 +63,7 @@ pub fn zset_at<'a>(
     key: &[u8],
     now_ms: u64,
 ) -> Result<Option<&'a ZSetValue>, Reply> {
-    match keyspace.get(key, now_ms) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::ZSet(zset),
-            ..
-        }) => Ok(Some(zset)),
-        Some(_) => Err(Reply::error(WRONGTYPE)),
-    }
+    types::get(keyspace, key, now_ms).map_err(|_| Reply::error(WRONGTYPE))
 }
 
 /// Changes the sorted set at `key` in place, then deletes the key if it

@@ -25,10 +25,23 @@ pub struct WrongType;
 pub trait Collection: Default {
     /// This type inside `value`, if `value` is of this type.
     fn view(value: &mut Value) -> Option<&mut Self>;
-    /// Whether `value` is of this type.
-    fn holds(value: &Value) -> bool;
+    /// This type inside `value`, read-only.
+    fn view_ref(value: &Value) -> Option<&Self>;
     fn into_value(self) -> Value;
     fn is_empty(&self) -> bool;
+}
+
+/// The collection at `key`: `Ok(None)` if there is none, [`WrongType`] if
+/// the key holds another type. An expired key is reclaimed on the way.
+pub fn get<'a, T: Collection>(
+    keyspace: &'a mut Keyspace,
+    key: &[u8],
+    now_ms: u64,
+) -> Result<Option<&'a T>, WrongType> {
+    match keyspace.get(key, now_ms) {
+        None => Ok(None),
+        Some(entry) => T::view_ref(&entry.value).map(Some).ok_or(WrongType),
+    }
 }
 
 /// Runs `change` on the collection at `key`, then deletes the key if the
@@ -42,15 +55,9 @@ pub fn update<T: Collection, R>(
     create: bool,
     change: impl FnOnce(&mut T) -> R,
 ) -> Result<Option<R>, WrongType> {
-    // Refuse another type before modifying, so WRONGTYPE touches no watch.
-    if keyspace
-        .peek(key, now_ms)
-        .is_some_and(|entry| !T::holds(&entry.value))
-    {
-        return Err(WrongType);
-    }
     let mut change = Some(change);
-    let outcome = keyspace.modify(key, now_ms, |value| {
+    // A value of another type declines, so WRONGTYPE touches no watch.
+    let outcome = keyspace.modify_if(key, now_ms, |value| {
         let collection = T::view(value)?;
         let change = change.take()?;
         let result = change(collection);
@@ -92,8 +99,11 @@ macro_rules! collection {
                 }
             }
 
-            fn holds(value: &Value) -> bool {
-                matches!(value, Value::$variant(_))
+            fn view_ref(value: &Value) -> Option<&Self> {
+                match value {
+                    Value::$variant(inner) => Some(inner),
+                    _ => None,
+                }
             }
 
             fn into_value(self) -> Value {
