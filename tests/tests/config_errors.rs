@@ -111,6 +111,18 @@ fn bad_keys_and_values_are_refused_naming_the_key() {
     );
     serve_fails(
         &pki,
+        "deferred task run under sqpoll",
+        &format!("[[cores]]\nid = 0\nsqpoll = true\nring_task_run = \"deferred\"\n\n{database}"),
+        &["cores[0].ring_task_run", "needs sqpoll = false"],
+    );
+    serve_fails(
+        &pki,
+        "unknown task run",
+        &format!("[[cores]]\nid = 0\nring_task_run = \"eager\"\n\n{database}"),
+        &["unknown variant `eager`", "`deferred`"],
+    );
+    serve_fails(
+        &pki,
         "duplicate port",
         &format!("{database}\n[[databases]]\nname = \"b\"\nport = {port}\n"),
         &[
@@ -372,4 +384,44 @@ fn epoll_driver_serves_plaintext_and_tls() {
         after.number("handshakes_failed"),
         before.number("handshakes_failed")
     );
+}
+
+// Every `cores[].ring_task_run` mode serves: the log names the mode each
+// data ring got, and a multi-key write and read that cross both data
+// threads (messages that wake the other thread's ring) come back whole.
+#[test]
+fn every_ring_task_run_mode_serves() {
+    if skip_under_redis("petrel's io_uring set-up") {
+        return;
+    }
+    for mode in ["deferred", "cooperative", "immediate"] {
+        let mut config = Config::new().data_cores(2);
+        config.extra_toml = Some(format!(
+            "[[cores]]\nid = 0\nring_task_run = \"{mode}\"\n\n[[cores]]\nid = 1\nring_task_run = \"{mode}\"\n"
+        ));
+        let server = Server::start(config);
+        let logs = server.logs();
+        if logs.contains("io driver: epoll") {
+            eprintln!("io_uring is unavailable here; ring_task_run does not apply");
+            return;
+        }
+        assert!(
+            logs.contains(&format!("thread=\"data\" task_run=\"{mode}\"")),
+            "{mode}: the log should name the ring's mode:\n{logs}"
+        );
+        let mut client = server.client();
+        let keys: Vec<String> = (0..64).map(|i| format!("ring-{mode}-{i}")).collect();
+        let mut mset = vec!["MSET".to_string()];
+        for key in &keys {
+            mset.push(key.clone());
+            mset.push(format!("value-of-{key}"));
+        }
+        let mset: Vec<&str> = mset.iter().map(String::as_str).collect();
+        let _: () = query(&mut client, &mset);
+        let mut mget = vec!["MGET"];
+        mget.extend(keys.iter().map(String::as_str));
+        let values: Vec<String> = query(&mut client, &mget);
+        let expected: Vec<String> = keys.iter().map(|key| format!("value-of-{key}")).collect();
+        assert_eq!(values, expected, "{mode}");
+    }
 }

@@ -108,6 +108,53 @@ pub struct CoreTuning {
     pub ring_entries: u32,
     pub sqpoll: bool,
     pub sqpoll_idle_ms: u32,
+    pub task_run: TaskRun,
+}
+
+/// When the kernel finishes a ring's completions (`cores[].ring_task_run`).
+///
+/// A completion (a receive that found data, say) leaves work for the ring's
+/// thread. `Immediate` interrupts the thread to do it at once; `Cooperative`
+/// waits for the thread's next kernel entry; `Deferred` also keeps the work
+/// until the thread asks for completions, so it is done in one batch on the
+/// ring's own core, which suits a thread that owns its ring. The kernel
+/// refuses what it does not know (`Deferred` needs Linux 6.1,
+/// `Cooperative` 5.19); the ring then falls back a step, and says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskRun {
+    Deferred,
+    Cooperative,
+    Immediate,
+}
+
+impl TaskRun {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskRun::Deferred => "deferred",
+            TaskRun::Cooperative => "cooperative",
+            TaskRun::Immediate => "immediate",
+        }
+    }
+
+    /// The next mode to try when the kernel refuses this one.
+    pub fn fallback(self) -> Option<TaskRun> {
+        match self {
+            TaskRun::Deferred => Some(TaskRun::Cooperative),
+            TaskRun::Cooperative => Some(TaskRun::Immediate),
+            TaskRun::Immediate => None,
+        }
+    }
+
+    /// The default: `Deferred`, except under SQPOLL, whose kernel thread
+    /// submits for the ring and so cannot wait for the ring's own thread.
+    fn default_for(sqpoll: bool) -> TaskRun {
+        if sqpoll {
+            TaskRun::Cooperative
+        } else {
+            TaskRun::Deferred
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -224,6 +271,7 @@ impl Config {
                 ring_entries: RING_ENTRIES_DEFAULT,
                 sqpoll: false,
                 sqpoll_idle_ms: 0,
+                task_run: TaskRun::default_for(false),
             })
     }
 }
@@ -330,6 +378,7 @@ struct RawCore {
     ring_entries: Option<u32>,
     sqpoll: Option<bool>,
     sqpoll_idle_ms: Option<u32>,
+    ring_task_run: Option<TaskRun>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -464,11 +513,18 @@ impl RawConfig {
                     "only applies with sqpoll = true",
                 ));
             }
+            if sqpoll && core.ring_task_run == Some(TaskRun::Deferred) {
+                return Err(invalid(
+                    key("ring_task_run"),
+                    "\"deferred\" needs sqpoll = false (the SQPOLL thread submits for the ring)",
+                ));
+            }
             cores.push(CoreTuning {
                 id: core.id,
                 ring_entries,
                 sqpoll,
                 sqpoll_idle_ms: core.sqpoll_idle_ms.unwrap_or(1000),
+                task_run: core.ring_task_run.unwrap_or(TaskRun::default_for(sqpoll)),
             });
         }
 
@@ -732,10 +788,37 @@ mod tests {
                 id: 0,
                 ring_entries: 4096,
                 sqpoll: true,
-                sqpoll_idle_ms: 50
+                sqpoll_idle_ms: 50,
+                task_run: TaskRun::Cooperative,
             }
         );
         assert!(!config.tuning_for(1).sqpoll);
+        assert_eq!(config.tuning_for(1).task_run, TaskRun::Deferred);
+    }
+
+    // A ring's task-run mode is read, defaults by SQPOLL, and a mode SQPOLL
+    // cannot have, or a word that is no mode, is refused naming the key.
+    #[test]
+    fn ring_task_run() {
+        let base = "[[databases]]\nname = \"a\"\nport = 7000\n";
+        let config = parse(&format!(
+            "[[cores]]\nid = 0\nring_task_run = \"immediate\"\n{base}"
+        ))
+        .expect("valid");
+        assert_eq!(config.tuning_for(0).task_run, TaskRun::Immediate);
+        for (text, key) in [
+            (
+                "[[cores]]\nid = 0\nsqpoll = true\nring_task_run = \"deferred\"\n",
+                "cores[0].ring_task_run",
+            ),
+            (
+                "[[cores]]\nid = 0\nring_task_run = \"later\"\n",
+                "ring_task_run",
+            ),
+        ] {
+            let error = parse(&format!("{text}{base}")).expect_err(text).to_string();
+            assert!(error.contains(key), "{text}: {error}");
+        }
     }
 
     // Replica Of settings parse into their parts; a bad URI, two sources,

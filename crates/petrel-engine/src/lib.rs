@@ -18,6 +18,7 @@ mod connection;
 pub mod control;
 mod node;
 mod pipeline;
+mod ring;
 mod security;
 mod shard_lock;
 mod sync_feed;

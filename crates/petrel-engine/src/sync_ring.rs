@@ -193,18 +193,11 @@ pub(crate) fn start(shared: Arc<Shared>, use_io_uring: bool) -> Result<JoinHandl
                     warn!(core, "could not pin the sync thread to its core");
                 }
             }
+            // The sync ring takes its core's [[cores]] tuning, or the
+            // defaults when it floats.
+            let tuning = shared.config.tuning_for(core.unwrap_or(usize::MAX));
             let serve = serve(shared);
-            let built = if use_io_uring {
-                monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-                    .enable_timer()
-                    .build()
-                    .map(|mut runtime| runtime.block_on(serve))
-            } else {
-                monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-                    .enable_timer()
-                    .build()
-                    .map(|mut runtime| runtime.block_on(serve))
-            };
+            let built = crate::ring::block_on("sync", &tuning, use_io_uring, serve);
             if let Err(error) = built {
                 warn!(%error, "cannot build the sync ring's runtime; replication is off");
             }

@@ -383,23 +383,7 @@ pub(crate) fn thread_main(
     }
     let tuning = shared.config.tuning_for(core);
     let serve = serve(shard_id, shared, inbox, ready.clone());
-    let built = if use_io_uring {
-        let mut uring = io_uring::IoUring::builder();
-        if tuning.sqpoll {
-            uring.setup_sqpoll(tuning.sqpoll_idle_ms);
-        }
-        monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-            .with_entries(tuning.ring_entries)
-            .uring_builder(uring)
-            .enable_timer()
-            .build()
-            .map(|mut runtime| runtime.block_on(serve))
-    } else {
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .map(|mut runtime| runtime.block_on(serve))
-    };
+    let built = crate::ring::block_on("data", &tuning, use_io_uring, serve);
     if let Err(error) = built {
         let _ = ready.send(Err(StartError::Thread {
             core,
