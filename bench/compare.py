@@ -160,7 +160,8 @@ def parse_cores(text):
 
 
 def system_label(name):
-    return {"petrel": "Petrel", "redis": "Redis", "petrel-ktls-off": "Petrel ktls=off"}.get(name, name)
+    return {"petrel": "Petrel", "redis": "Redis", "petrel-ktls-off": "Petrel ktls=off",
+            "petrel-epoll": "Petrel epoll"}.get(name, name)
 
 
 class Bench:
@@ -228,6 +229,8 @@ class Bench:
             return server
         data_cores = ", ".join(str(c) for c in parse_cores(self.args.server_cores))
         lines = ["[node]", 'bind = "127.0.0.1"', f"data_cores = [{data_cores}]"]
+        if system == "petrel-epoll":
+            lines += ['io_driver = "epoll"']
         if scenario.tls:
             lines += ["", "[node.tls]", f'proxy_cert = "{self.cert("proxy.pem")}"',
                       f'proxy_key = "{self.cert("proxy.key")}"']
@@ -487,7 +490,7 @@ def chart_svg(results, path, systems):
     import math
     by_id = {r["id"]: r for r in results}
     palette = {"redis": ("#d62728", "#ff9896"), "petrel": ("#1f77b4", "#aec7e8"),
-               "petrel-ktls-off": ("#2ca02c", "#98df8a")}
+               "petrel-ktls-off": ("#2ca02c", "#98df8a"), "petrel-epoll": ("#9467bd", "#c5b0d5")}
     series = []
     for sid, label, shade in (("a", "plain", 0), ("b", "TLS", 1)):
         r = by_id.get(sid)
@@ -573,7 +576,7 @@ def main():
     parser.add_argument("--petrel-ktls", default=os.environ.get("PETREL_KTLS"),
                         help="[node.tls] ktls of the 'petrel' system (default: Petrel's own default)")
     parser.add_argument("--systems", default=os.environ.get("SYSTEMS", "petrel,redis"),
-                        help="comma-separated: petrel, redis, petrel-ktls-off")
+                        help="comma-separated: petrel, redis, petrel-ktls-off, petrel-epoll")
     parser.add_argument("--server-cores", default=os.environ.get("SERVER_CORES", os.environ.get("SERVER_CORE", "0")),
                         help="taskset list for the servers; Petrel gets one data core per listed core")
     parser.add_argument("--client-cores", default=os.environ.get("CLIENT_CORES", os.environ.get("CLIENT_CORE", "1")),
@@ -595,8 +598,8 @@ def main():
     if unknown:
         parser.error(f"unknown scenarios {unknown}; known: {[s.sid for s in SCENARIOS]}")
     args.system_list = [s.strip() for s in args.systems.split(",") if s.strip()]
-    if any(s not in ("petrel", "redis", "petrel-ktls-off") for s in args.system_list):
-        parser.error(f"unknown system in {args.systems}; known: petrel, redis, petrel-ktls-off")
+    if any(s not in ("petrel", "redis", "petrel-ktls-off", "petrel-epoll") for s in args.system_list):
+        parser.error(f"unknown system in {args.systems}; known: petrel, redis, petrel-ktls-off, petrel-epoll")
 
     load_before = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else []
     work = tempfile.mkdtemp(prefix="petrel-compare-")
