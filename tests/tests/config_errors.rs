@@ -425,3 +425,61 @@ fn every_ring_task_run_mode_serves() {
         assert_eq!(values, expected, "{mode}");
     }
 }
+
+/// Opens a connection to `port` and sees it answer PING.
+fn ping(port: u16) -> std::io::Result<std::net::TcpStream> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(b"PING\r\n")?;
+    let mut reply = [0u8; 7];
+    stream.read_exact(&mut reply)?;
+    if &reply != b"+PONG\r\n" {
+        return Err(std::io::Error::other(format!("answered {reply:?}")));
+    }
+    Ok(stream)
+}
+
+// An operator's restart: the node is stopped with connections open and
+// started again at once on the same port, ten times. Every start serves;
+// the ports of a node that has just exited are free again within moments,
+// and start-up waits for them instead of refusing.
+#[test]
+fn a_restart_right_after_a_stop_serves() {
+    if skip_under_redis("petrel's start-up") {
+        return;
+    }
+    let pki = Pki::generate();
+    let port = free_port();
+    let path = write_config(
+        &pki,
+        "restart.toml",
+        &format!("[node]\nbind = \"127.0.0.1\"\ndata_cores = 1\n\n[[databases]]\nname = \"a\"\nport = {port}\n"),
+    );
+    for round in 0..10 {
+        let mut child = std::process::Command::new(petrel_binary())
+            .args(["serve", "--config"])
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn petrel");
+        let mut open = Vec::new();
+        petrel_e2e::wait_until(Duration::from_secs(10), "petrel to accept", || {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+                }
+                panic!("round {round}: petrel exited ({status}) instead of serving: {stderr}");
+            }
+            ping(port).is_ok()
+        });
+        for _ in 0..20 {
+            let stream = ping(port).unwrap_or_else(|error| panic!("round {round}: PING: {error}"));
+            open.push(stream);
+        }
+        child.kill().expect("stop petrel");
+        child.wait().expect("reap petrel");
+    }
+}

@@ -90,6 +90,29 @@ impl NodeHandle {
     }
 }
 
+/// How long start-up waits for a port that is still being released.
+const PORT_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Finds out whether `address` is free. A node that stopped a moment ago
+/// may still hold its ports for a few milliseconds while the kernel tears
+/// down its rings, so a restart retries for a short while before it
+/// reports the port as taken.
+fn probe_port(address: SocketAddr) -> std::io::Result<()> {
+    let deadline = std::time::Instant::now() + PORT_RELEASE_WAIT;
+    loop {
+        match StdTcpListener::bind(address) {
+            Ok(_) => return Ok(()),
+            Err(error)
+                if error.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 /// Starts the data threads and returns once every one of them listens on
 /// every database port.
 pub fn start(config: Config) -> Result<NodeHandle, StartError> {
@@ -97,7 +120,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
     // the same user; bind once without it to find out whether the port is free.
     for database in &config.databases {
         let address = SocketAddr::new(config.node.bind, database.port);
-        StdTcpListener::bind(address).map_err(|source| StartError::Listen {
+        probe_port(address).map_err(|source| StartError::Listen {
             database: database.name.clone(),
             address,
             source,
