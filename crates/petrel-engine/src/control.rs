@@ -20,7 +20,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -229,7 +229,7 @@ impl ControlHandle {
         for &slot in &opening {
             let database = entry(&catalog, slot);
             let address = SocketAddr::new(shared.config.node.bind, database.port);
-            StdTcpListener::bind(address).map_err(|source| ApplyError::Listen {
+            crate::node::probe_port(address).map_err(|source| ApplyError::Listen {
                 uid: database.uid,
                 address,
                 source,

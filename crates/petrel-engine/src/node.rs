@@ -97,7 +97,7 @@ const PORT_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1)
 /// may still hold its ports for a few milliseconds while the kernel tears
 /// down its rings, so a restart retries for a short while before it
 /// reports the port as taken.
-fn probe_port(address: SocketAddr) -> std::io::Result<()> {
+pub(crate) fn probe_port(address: SocketAddr) -> std::io::Result<()> {
     let deadline = std::time::Instant::now() + PORT_RELEASE_WAIT;
     loop {
         match StdTcpListener::bind(address) {
