@@ -310,7 +310,9 @@ class Bench:
             if idle.poll() is not None:
                 return None, f"idle connections failed: {tail(idle_err, 3)}"
         tls_stat_before = read_tls_stat()
+        cpu_before = read_cpu_times()
         report, error = self.run_bench(self.bench_argv(scenario, port, extra))
+        cpu_after = read_cpu_times()
         tls_stat_after = read_tls_stat()
         if idle is not None:
             code = idle.wait()
@@ -331,10 +333,39 @@ class Bench:
             "percentiles": {k[1:]: v for k, v in percentiles.items() if k.startswith("p")},
             # Kernel TLS sessions opened during the round (software and device
             # offload), from /proc/net/tls_stat; None where the kernel has none.
+            # How busy the server cores and the generator's cores were (mean
+            # percent over the round): a generator near 100% is the limit.
+            "server_busy": busy_percent(cpu_before, cpu_after, parse_cores(self.args.server_cores)),
+            "client_busy": busy_percent(cpu_before, cpu_after, parse_cores(self.args.client_cores)),
             "ktls_sessions": (sum(tls_stat_after.get(k, 0) - tls_stat_before.get(k, 0)
                                   for k in ("TlsTxSw", "TlsTxDevice"))
                               if tls_stat_after is not None else None),
         }, None
+
+
+def read_cpu_times():
+    """Per-core (busy, total) jiffies from /proc/stat; iowait counts as idle."""
+    times = {}
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                fields = line.split()
+                if fields and fields[0].startswith("cpu") and fields[0] != "cpu":
+                    values = [int(v) for v in fields[1:]]
+                    idle = values[3] + (values[4] if len(values) > 4 else 0)
+                    times[int(fields[0][3:])] = (sum(values) - idle, sum(values))
+    except (OSError, ValueError):
+        pass
+    return times
+
+
+def busy_percent(before, after, cores):
+    busy = total = 0
+    for core in cores:
+        if core in before and core in after:
+            busy += after[core][0] - before[core][0]
+            total += after[core][1] - before[core][1]
+    return round(100.0 * busy / total, 1) if total else None
 
 
 def read_tls_stat():
@@ -354,6 +385,9 @@ def summarize(rounds):
     if not rounds:
         return None
     out = {k: median_of(rounds, k) for k in ("ops", "kbs", "handshakes", "p50", "p99", "p99.9")}
+    for k in ("server_busy", "client_busy"):
+        values = [r[k] for r in rounds if r.get(k) is not None]
+        out[k] = statistics.median(values) if values else None
     keys = rounds[0]["percentiles"].keys()
     out["percentiles"] = {k: statistics.median(r["percentiles"][k] for r in rounds) for k in keys}
     return out
@@ -660,6 +694,20 @@ def main():
           f"{meta['load_average_before']}, after: {meta['load_average_after']}.", "", *rows, ""]
     if notes:
         md += ["Not run:", "", *[f"- {n}" for n in notes], ""]
+    md += ["Core utilisation, median busy % over each round (server cores / generator cores); "
+           "a generator near 100% means the load generator, not the server, set the pace:", "",
+           "| scenario | " + " | ".join(system_label(s) for s in args.system_list) + " |",
+           "|---|" + "---:|" * len(args.system_list)]
+    for r in results:
+        cells = []
+        for system in args.system_list:
+            median = r["systems"][system]["median"]
+            if median and median.get("server_busy") is not None:
+                cells.append(f"{median['server_busy']:.0f} / {median['client_busy']:.0f}")
+            else:
+                cells.append("")
+        md.append(f"| ({r['id']}) | " + " | ".join(cells) + " |")
+    md.append("")
     if chart:
         md += [f"![latency percentiles]({os.path.basename(stem)}-latency.svg)", ""]
     md += ["Every round:", "", "```"]
