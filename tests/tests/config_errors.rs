@@ -426,6 +426,16 @@ fn every_ring_task_run_mode_serves() {
     }
 }
 
+/// A petrel process that is stopped however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Opens a connection to `port` and sees it answer PING.
 fn ping(port: u16) -> std::io::Result<std::net::TcpStream> {
     use std::io::{Read, Write};
@@ -457,13 +467,16 @@ fn a_restart_right_after_a_stop_serves() {
         &format!("[node]\nbind = \"127.0.0.1\"\ndata_cores = 1\n\n[[databases]]\nname = \"a\"\nport = {port}\n"),
     );
     for round in 0..10 {
-        let mut child = std::process::Command::new(petrel_binary())
-            .args(["serve", "--config"])
-            .arg(&path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn petrel");
+        let mut child = KillOnDrop(
+            std::process::Command::new(petrel_binary())
+                .args(["serve", "--config"])
+                .arg(&path)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn petrel"),
+        );
+        let child = &mut child.0;
         let mut open = Vec::new();
         petrel_e2e::wait_until(Duration::from_secs(10), "petrel to accept", || {
             if let Ok(Some(status)) = child.try_wait() {
