@@ -129,26 +129,27 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
                 tcp.close().await;
                 return;
             };
-            let mut stream = match TlsStream::accept(tcp, config, first, policy.handshake_timeout())
-                .await
-            {
-                Ok(stream) => stream,
-                Err((error, stream)) => {
-                    let failure = match &error {
-                        HandshakeError::Timeout => HandshakeFailure::Timeout,
-                        HandshakeError::Tls(tls_error) => {
-                            petrel_tls::classify_handshake_error(tls_error)
+            let mut stream =
+                match TlsStream::accept(tcp, config, first, policy.handshake_timeout()).await {
+                    Ok(stream) => stream,
+                    Err((error, stream)) => {
+                        let failure = match &error {
+                            HandshakeError::Timeout => HandshakeFailure::Timeout,
+                            HandshakeError::Tls(tls_error) => {
+                                petrel_tls::classify_handshake_error(tls_error)
+                            }
+                            HandshakeError::Closed
+                            | HandshakeError::Session(_)
+                            | HandshakeError::Io(_) => HandshakeFailure::Other,
+                        };
+                        security.counters.handshake_failed(failure);
+                        debug!(%peer, %error, reason = failure.as_str(), "TLS handshake failed");
+                        if let Some(mut stream) = stream {
+                            stream.abort().await;
                         }
-                        HandshakeError::Closed | HandshakeError::Io(_) => HandshakeFailure::Other,
-                    };
-                    security.counters.handshake_failed(failure);
-                    debug!(%peer, %error, reason = failure.as_str(), "TLS handshake failed");
-                    if let Some(mut stream) = stream {
-                        stream.abort().await;
+                        return;
                     }
-                    return;
-                }
-            };
+                };
             security
                 .counters
                 .handshakes_completed
@@ -222,7 +223,7 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
     }
 }
 
-fn describe(connection: &petrel_tls::rustls::ServerConnection) -> Option<(String, String)> {
+fn describe(connection: &petrel_tls::rustls::CommonState) -> Option<(String, String)> {
     let version = match connection.protocol_version()? {
         petrel_tls::rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
         petrel_tls::rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
