@@ -25,8 +25,6 @@ const RECORD_OVERHEAD_BYTES: usize = 64;
 const MAX_FRAGMENT_BYTES: usize = 16 * 1024;
 /// Room for handshake messages queued behind our back (a KeyUpdate).
 const QUEUED_MESSAGE_BYTES: usize = 256;
-/// How many alert records a failed session may still emit; rustls queues one.
-const ALERTS_MAX: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SessionError {
@@ -42,6 +40,8 @@ pub(crate) enum SessionError {
     NotWritable(&'static str),
     #[error("TLS: unexpected session state {0}")]
     UnexpectedState(String),
+    #[error("TLS: the session already failed")]
+    Failed,
 }
 
 impl From<SessionError> for io::Error {
@@ -98,6 +98,9 @@ pub(crate) struct TlsSession {
     peer_closed: bool,
     /// Ciphertext arrived since the last full decode.
     unprocessed: bool,
+    /// A call failed: rustls is not called again (it does not expect to be,
+    /// and would queue a second fatal alert).
+    failed: bool,
 }
 
 impl TlsSession {
@@ -110,6 +113,7 @@ impl TlsSession {
             outgoing: Outgoing::default(),
             held: BytesMut::new(),
             peer_closed: false,
+            failed: false,
         })
     }
 
@@ -233,6 +237,19 @@ impl TlsSession {
     /// or is held for the next read.
     fn drive(
         &mut self,
+        plaintext: Option<&mut BytesMut>,
+        request: Request<'_>,
+    ) -> Result<Progress, SessionError> {
+        if self.failed {
+            return Err(SessionError::Failed);
+        }
+        let result = self.step(plaintext, request);
+        self.failed = result.is_err();
+        result
+    }
+
+    fn step(
+        &mut self,
         mut plaintext: Option<&mut BytesMut>,
         mut request: Request<'_>,
     ) -> Result<Progress, SessionError> {
@@ -243,6 +260,7 @@ impl TlsSession {
             held,
             peer_closed,
             unprocessed,
+            failed: _,
         } = self;
         loop {
             let status = conn.process_tls_records(&mut incoming[..]);
@@ -370,35 +388,284 @@ impl TlsSession {
     }
 }
 
-/// Encodes the alert rustls queued for a fatal error, so the peer learns why.
+/// Encodes the alert rustls queued for a fatal error, so the peer learns
+/// why. Called once: a second call would deframe what is left of
+/// `incoming` on a failed connection.
 fn drain_alerts(
     conn: &mut UnbufferedServerConnection,
     incoming: &mut BytesMut,
     outgoing: &mut Outgoing,
 ) {
-    for _ in 0..ALERTS_MAX {
-        let status = conn.process_tls_records(&mut incoming[..]);
-        let discard = status.discard;
-        let more = match status.state {
-            Ok(ConnectionState::EncodeTlsData(mut encode)) => {
-                outgoing.ensure_tail(QUEUED_MESSAGE_BYTES);
-                match encode.encode(outgoing.tail()) {
-                    Ok(written) => {
-                        outgoing.filled += written;
-                        true
-                    }
-                    Err(_) => false,
-                }
-            }
-            Ok(ConnectionState::TransmitTlsData(transmit)) => {
-                transmit.done();
-                true
-            }
-            _ => false,
-        };
-        incoming.advance(discard);
-        if !more {
-            return;
+    let status = conn.process_tls_records(&mut incoming[..]);
+    if let Ok(ConnectionState::EncodeTlsData(mut encode)) = status.state {
+        outgoing.ensure_tail(QUEUED_MESSAGE_BYTES);
+        if let Ok(written) = encode.encode(outgoing.tail()) {
+            outgoing.filled += written;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A real rustls client against the session, through byte buffers.
+
+    use std::io::{Read, Write};
+    use std::time::SystemTime;
+
+    use petrel_tls::rustls::client::{ClientConnection, Resumption};
+    use petrel_tls::rustls::crypto::aws_lc_rs;
+    use petrel_tls::rustls::{
+        ClientConfig, HandshakeKind, ProtocolVersion, RootCertStore, SupportedProtocolVersion,
+    };
+    use petrel_tls::testing::{self, Profile, Validity};
+
+    use super::*;
+
+    const TLS12: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
+    const TLS13: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
+    struct Pki {
+        server: Arc<ServerConfig>,
+        roots: RootCertStore,
+    }
+
+    fn pki() -> Pki {
+        let now = SystemTime::now();
+        let ca = testing::ca("test CA", now).expect("ca");
+        let leaf = testing::issue(&ca, "localhost", Profile::Server, Validity::Current, now)
+            .expect("leaf");
+        let server = ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS12, &rustls::version::TLS13])
+            .expect("versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.cert_der()], leaf.key_der())
+            .expect("server config");
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.cert_der()).expect("root");
+        Pki {
+            server: Arc::new(server),
+            roots,
+        }
+    }
+
+    fn client_config(
+        pki: &Pki,
+        versions: &[&'static SupportedProtocolVersion],
+    ) -> Arc<ClientConfig> {
+        let mut config =
+            ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+                .with_protocol_versions(versions)
+                .expect("versions")
+                .with_root_certificates(pki.roots.clone())
+                .with_no_client_auth();
+        config.resumption = Resumption::in_memory_sessions(16);
+        Arc::new(config)
+    }
+
+    fn client_bytes(client: &mut ClientConnection) -> Vec<u8> {
+        let mut out = Vec::new();
+        while client.wants_write() {
+            client.write_tls(&mut out).expect("write_tls to a Vec");
+        }
+        out
+    }
+
+    /// Gives `bytes` to the client and returns the plaintext it decoded
+    /// (read as it comes: the client holds at most 16 KiB unread).
+    fn feed_client(
+        client: &mut ClientConnection,
+        mut bytes: &[u8],
+    ) -> Result<Vec<u8>, rustls::Error> {
+        let mut plaintext = Vec::new();
+        while !bytes.is_empty() {
+            client.read_tls(&mut bytes).expect("read_tls from a slice");
+            client.process_new_packets()?;
+            match client.reader().read_to_end(&mut plaintext) {
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => panic!("client read: {error}"),
+            }
+        }
+        Ok(plaintext)
+    }
+
+    /// Handshakes a fresh client with a fresh session.
+    fn connect(pki: &Pki, config: Arc<ClientConfig>) -> (ClientConnection, TlsSession) {
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let mut client = ClientConnection::new(config, name).expect("client");
+        let mut session = TlsSession::new(pki.server.clone(), BytesMut::new()).expect("session");
+        for _ in 0..16 {
+            let to_server = client_bytes(&mut client);
+            session.push_ciphertext(&to_server);
+            session.handshake().expect("server handshake");
+            let to_client = session.take_outgoing_vec();
+            feed_client(&mut client, &to_client).expect("client handshake");
+            if to_server.is_empty() && to_client.is_empty() {
+                break;
+            }
+        }
+        assert!(!client.is_handshaking() && !session.is_handshaking());
+        (client, session)
+    }
+
+    /// Delivers `ciphertext` to the session `chunk` bytes at a time, as
+    /// reads split it, and collects the plaintext.
+    fn deliver(session: &mut TlsSession, ciphertext: &[u8], chunk: usize) -> (Vec<u8>, Progress) {
+        let mut plaintext = BytesMut::new();
+        let mut progress = Progress::NeedsData;
+        for piece in ciphertext.chunks(chunk) {
+            session.push_ciphertext(piece);
+            progress = session.read(&mut plaintext).expect("server read");
+        }
+        (plaintext.to_vec(), progress)
+    }
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn pipelined_requests_and_a_multi_record_reply_cross_intact_on_both_versions() {
+        let pki = pki();
+        for (versions, expected) in [
+            (TLS13, ProtocolVersion::TLSv1_3),
+            (TLS12, ProtocolVersion::TLSv1_2),
+        ] {
+            let (mut client, mut session) = connect(&pki, client_config(&pki, versions));
+            assert_eq!(session.connection().protocol_version(), Some(expected));
+            // 200 commands, each its own record, arriving in odd-sized pieces
+            // that split records and hold several at once.
+            let mut sent = Vec::new();
+            for i in 0..200 {
+                let command = format!("*3\r\n$3\r\nSET\r\n$4\r\nk{i:03}\r\n$1\r\nv\r\n");
+                client
+                    .writer()
+                    .write_all(command.as_bytes())
+                    .expect("write");
+                sent.extend_from_slice(command.as_bytes());
+            }
+            let ciphertext = client_bytes(&mut client);
+            let (received, progress) = deliver(&mut session, &ciphertext, 997);
+            assert_eq!(received, sent);
+            assert_eq!(progress, Progress::NeedsData);
+            assert!(session.incoming().is_empty());
+            // A 64 KiB reply leaves as several records in one buffer.
+            let reply = pattern(64 * 1024 + 13);
+            session.encrypt(&reply).expect("encrypt");
+            let out = session.take_outgoing_vec();
+            assert!(out.len() > reply.len());
+            assert_eq!(feed_client(&mut client, &out).expect("client reads"), reply);
+        }
+    }
+
+    #[test]
+    fn a_byte_at_a_time_and_a_maximum_size_record_both_decode() {
+        let pki = pki();
+        let (mut client, mut session) = connect(&pki, client_config(&pki, TLS13));
+        let value = pattern(16 * 1024);
+        client.writer().write_all(&value).expect("write");
+        let ciphertext = client_bytes(&mut client);
+        let (received, _) = deliver(&mut session, &ciphertext, 1);
+        assert_eq!(received, value);
+    }
+
+    #[test]
+    fn tls13_session_tickets_reach_the_client_and_resume() {
+        let pki = pki();
+        let config = client_config(&pki, TLS13);
+        let (mut client, mut session) = connect(&pki, config.clone());
+        // The first application data flushes whatever the client still
+        // has to process (tickets arrive right after the handshake).
+        client.writer().write_all(b"PING\r\n").expect("write");
+        let ciphertext = client_bytes(&mut client);
+        let (received, _) = deliver(&mut session, &ciphertext, 4096);
+        assert_eq!(received, b"PING\r\n");
+        let (resumed, _) = connect(&pki, config);
+        assert_eq!(resumed.handshake_kind(), Some(HandshakeKind::Resumed));
+    }
+
+    #[test]
+    fn a_client_key_update_is_answered_and_traffic_goes_on_both_ways() {
+        let pki = pki();
+        let (mut client, mut session) = connect(&pki, client_config(&pki, TLS13));
+        client.refresh_traffic_keys().expect("key update");
+        client.writer().write_all(b"after update").expect("write");
+        let ciphertext = client_bytes(&mut client);
+        let (received, _) = deliver(&mut session, &ciphertext, 4096);
+        assert_eq!(received, b"after update");
+        // The server's answering KeyUpdate goes out first, then the reply
+        // under the new keys.
+        session.encrypt(b"reply").expect("encrypt");
+        let out = session.take_outgoing_vec();
+        let received = feed_client(&mut client, &out).expect("client follows the update");
+        assert_eq!(received, b"reply");
+        // And the client's next records, under its new keys, still decode.
+        client.writer().write_all(b"again").expect("write");
+        let ciphertext = client_bytes(&mut client);
+        let (received, _) = deliver(&mut session, &ciphertext, 3);
+        assert_eq!(received, b"again");
+    }
+
+    #[test]
+    fn close_notify_delivers_what_came_before_then_reports_the_close() {
+        let pki = pki();
+        let (mut client, mut session) = connect(&pki, client_config(&pki, TLS12));
+        client.writer().write_all(b"last words").expect("write");
+        client.send_close_notify();
+        let ciphertext = client_bytes(&mut client);
+        let (received, progress) = deliver(&mut session, &ciphertext, 4096);
+        assert_eq!(received, b"last words");
+        assert_eq!(progress, Progress::PeerClosed);
+        let mut more = BytesMut::new();
+        assert_eq!(session.read(&mut more).expect("read"), Progress::PeerClosed);
+        assert!(more.is_empty());
+        // Our own close_notify still goes out.
+        session.close_notify().expect("close_notify");
+        assert!(!session.take_outgoing_vec().is_empty());
+    }
+
+    #[test]
+    fn a_tampered_record_is_an_error_with_an_alert_not_a_panic() {
+        let pki = pki();
+        let (mut client, mut session) = connect(&pki, client_config(&pki, TLS13));
+        client.writer().write_all(b"GET key\r\n").expect("write");
+        let mut ciphertext = client_bytes(&mut client);
+        let last = ciphertext.len() - 1;
+        ciphertext[last] ^= 0x55;
+        session.push_ciphertext(&ciphertext);
+        let mut plaintext = BytesMut::new();
+        let error = session.read(&mut plaintext).expect_err("tampered record");
+        assert!(matches!(
+            error,
+            SessionError::Tls(rustls::Error::DecryptError)
+        ));
+        assert!(plaintext.is_empty());
+        // The peer is told why (a bad_record_mac alert).
+        assert!(!session.take_outgoing_vec().is_empty());
+        // The session stays failed instead of serving more.
+        session.push_ciphertext(b"\x17\x03\x03\x00\x01x");
+        assert!(session.read(&mut plaintext).is_err());
+    }
+
+    #[test]
+    fn garbage_instead_of_a_client_hello_fails_the_handshake() {
+        let pki = pki();
+        let mut session = TlsSession::new(
+            pki.server,
+            BytesMut::from(&b"\x16\x03\x01\x00\x05hello"[..]),
+        )
+        .expect("session");
+        assert!(session.handshake().is_err());
+        assert!(session.is_handshaking());
+    }
+
+    #[test]
+    fn sending_before_the_handshake_is_refused() {
+        let pki = pki();
+        let mut session = TlsSession::new(pki.server, BytesMut::new()).expect("session");
+        assert!(matches!(
+            session.encrypt(b"too early"),
+            Err(SessionError::NotWritable(_))
+        ));
     }
 }
