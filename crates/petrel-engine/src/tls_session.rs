@@ -648,6 +648,20 @@ mod tests {
     }
 
     #[test]
+    fn a_garbage_record_after_the_handshake_is_an_error_with_an_alert() {
+        let pki = pki();
+        for versions in [TLS13, TLS12] {
+            let (_client, mut session) = connect(&pki, client_config(&pki, versions));
+            let mut garbage = vec![0x17, 0x03, 0x03, 0x00, 0x40];
+            garbage.extend(pattern(0x40));
+            session.push_ciphertext(&garbage);
+            let mut plaintext = BytesMut::new();
+            assert!(session.read(&mut plaintext).is_err());
+            assert!(!session.take_outgoing_vec().is_empty());
+        }
+    }
+
+    #[test]
     fn garbage_instead_of_a_client_hello_fails_the_handshake() {
         let pki = pki();
         let mut session = TlsSession::new(

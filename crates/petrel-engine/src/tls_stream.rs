@@ -407,10 +407,19 @@ mod tests {
     fn missing_bytes_completes_the_last_record_only() {
         assert_eq!(missing_bytes(b"").expect("empty"), 0);
         assert_eq!(missing_bytes(b"\x16\x03").expect("partial header"), 3);
-        assert_eq!(missing_bytes(b"\x16\x03\x01\x00\x04ab").expect("partial body"), 2);
+        assert_eq!(
+            missing_bytes(b"\x16\x03\x01\x00\x04ab").expect("partial body"),
+            2
+        );
         // A complete record kept by rustls, then the start of the next one.
-        assert_eq!(missing_bytes(b"\x16\x03\x03\x00\x01a\x16\x03").expect("two"), 3);
-        assert_eq!(missing_bytes(b"\x16\x03\x03\x00\x01a").expect("boundary"), 0);
+        assert_eq!(
+            missing_bytes(b"\x16\x03\x03\x00\x01a\x16\x03").expect("two"),
+            3
+        );
+        assert_eq!(
+            missing_bytes(b"\x16\x03\x03\x00\x01a").expect("boundary"),
+            0
+        );
         assert!(missing_bytes(b"\x16\x03\x03\xff\xff").is_err());
     }
 }
