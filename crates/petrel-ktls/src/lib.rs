@@ -9,7 +9,8 @@
 //!    reading one record at a time, so nothing the client sent behind its
 //!    Finished message is consumed by rustls (a client pipelining its first
 //!    command must get its answer).
-//! 3. [`offload_connection`] (or [`offload`] with already extracted secrets):
+//! 3. [`offload_connection`] ([`offload_unbuffered`] for rustls's unbuffered
+//!    server connection, or [`offload`] with already extracted secrets):
 //!    `TCP_ULP "tls"`, then `TLS_TX` and `TLS_RX` with keys, IVs and sequence
 //!    numbers. The socket then carries plaintext for the caller.
 //! 4. After the handoff, ordinary `read`/`write` (or io_uring recv/send) move
