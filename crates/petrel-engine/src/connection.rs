@@ -129,27 +129,26 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
                 tcp.close().await;
                 return;
             };
-            let mut stream =
-                match TlsStream::accept(tcp, config, first, policy.handshake_timeout()).await {
-                    Ok(stream) => stream,
-                    Err((error, stream)) => {
-                        let failure = match &error {
-                            HandshakeError::Timeout => HandshakeFailure::Timeout,
-                            HandshakeError::Tls(tls_error) => {
-                                petrel_tls::classify_handshake_error(tls_error)
-                            }
-                            HandshakeError::Closed
-                            | HandshakeError::Session(_)
-                            | HandshakeError::Io(_) => HandshakeFailure::Other,
-                        };
-                        security.counters.handshake_failed(failure);
-                        debug!(%peer, %error, reason = failure.as_str(), "TLS handshake failed");
-                        if let Some(mut stream) = stream {
-                            stream.abort().await;
+            let mut stream = match TlsStream::accept(tcp, config, first, policy.handshake_timeout())
+                .await
+            {
+                Ok(stream) => stream,
+                Err((error, stream)) => {
+                    let failure = match &error {
+                        HandshakeError::Timeout => HandshakeFailure::Timeout,
+                        HandshakeError::Tls(tls_error) => {
+                            petrel_tls::classify_handshake_error(tls_error)
                         }
-                        return;
+                        HandshakeError::Closed | HandshakeError::Io(_) => HandshakeFailure::Other,
+                    };
+                    security.counters.handshake_failed(failure);
+                    debug!(%peer, %error, reason = failure.as_str(), "TLS handshake failed");
+                    if let Some(mut stream) = stream {
+                        stream.abort().await;
                     }
-                };
+                    return;
+                }
+            };
             security
                 .counters
                 .handshakes_completed

@@ -35,8 +35,6 @@ pub(crate) enum HandshakeError {
     Closed,
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
-    #[error("{0}")]
-    Session(SessionError),
     #[error("socket: {0}")]
     Io(#[from] io::Error),
 }
@@ -46,7 +44,7 @@ impl From<SessionError> for HandshakeError {
     fn from(error: SessionError) -> HandshakeError {
         match error {
             SessionError::Tls(error) => HandshakeError::Tls(error),
-            other => HandshakeError::Session(other),
+            other => HandshakeError::Io(other.into()),
         }
     }
 }
