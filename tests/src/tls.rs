@@ -495,6 +495,20 @@ impl TlsConn {
         (version, suite)
     }
 
+    /// How the handshake went (full, or resumed with a ticket).
+    pub fn handshake_kind(&self) -> Option<rustls::HandshakeKind> {
+        self.stream.conn.handshake_kind()
+    }
+
+    /// Queues a TLS 1.3 KeyUpdate (asking the server to update too); it
+    /// leaves with the next `send`.
+    pub fn refresh_traffic_keys(&mut self) {
+        self.stream
+            .conn
+            .refresh_traffic_keys()
+            .unwrap_or_else(|error| panic!("key update: {error}"));
+    }
+
     /// Writes bytes as they are with one `write_all`, then flushes.
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream

@@ -222,7 +222,7 @@ pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, 
     }
 }
 
-fn describe(connection: &petrel_tls::rustls::ServerConnection) -> Option<(String, String)> {
+fn describe(connection: &petrel_tls::rustls::CommonState) -> Option<(String, String)> {
     let version = match connection.protocol_version()? {
         petrel_tls::rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
         petrel_tls::rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),

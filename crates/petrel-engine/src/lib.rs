@@ -25,6 +25,7 @@ mod sync_feed;
 mod sync_replica;
 mod sync_ring;
 mod sync_tls;
+mod tls_session;
 mod tls_stream;
 mod transport;
 mod worker;

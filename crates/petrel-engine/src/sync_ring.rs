@@ -73,9 +73,8 @@ pub(crate) enum Detached {
 /// A userspace TLS connection taken apart.
 pub(crate) struct TlsParts {
     pub tcp: std::net::TcpStream,
-    pub tls: petrel_tls::rustls::ServerConnection,
-    /// Ciphertext read but not yet given to rustls.
-    pub incoming: Vec<u8>,
+    /// The session, with any ciphertext read but not yet decoded.
+    pub session: crate::tls_session::TlsSession,
 }
 
 /// Takes a socket out of the runtime that owns it.
@@ -678,6 +677,11 @@ pub(crate) enum Writer {
         tcp: TcpStream,
         tls: Box<petrel_tls::rustls::Connection>,
     },
+    /// A replica that connected to us: the session the data thread ran.
+    ServerTls {
+        tcp: TcpStream,
+        session: Box<crate::tls_session::TlsSession>,
+    },
 }
 
 impl Writer {
@@ -691,6 +695,11 @@ impl Writer {
                 while tls.wants_write() {
                     tls.write_tls(&mut ciphertext)?;
                 }
+                write_all(tcp, ciphertext).await
+            }
+            Writer::ServerTls { tcp, session } => {
+                session.encrypt(&data)?;
+                let ciphertext = session.take_outgoing_vec();
                 write_all(tcp, ciphertext).await
             }
         }
@@ -721,13 +730,25 @@ impl Writer {
                 }
                 Ok((plaintext, reply))
             }
+            Writer::ServerTls { session, .. } => {
+                session.push_ciphertext(&data);
+                let mut plaintext = BytesMut::new();
+                let decoded = session.read(&mut plaintext);
+                // Sent by the caller on success; on failure the alert is lost
+                // with the link, as the caller closes it.
+                let reply = session.take_outgoing_vec();
+                decoded?;
+                Ok((plaintext.to_vec(), reply))
+            }
         }
     }
 
     /// Sends bytes as they are (ciphertext rustls produced).
     pub(crate) async fn send_raw(&mut self, raw: Vec<u8>) -> io::Result<()> {
         match self {
-            Writer::Plain(tcp) | Writer::Tls { tcp, .. } => write_all(tcp, raw).await,
+            Writer::Plain(tcp) | Writer::Tls { tcp, .. } | Writer::ServerTls { tcp, .. } => {
+                write_all(tcp, raw).await
+            }
         }
     }
 
@@ -741,7 +762,9 @@ impl Writer {
 
     fn raw_fd(&self) -> i32 {
         match self {
-            Writer::Plain(tcp) | Writer::Tls { tcp, .. } => tcp.as_raw_fd(),
+            Writer::Plain(tcp) | Writer::Tls { tcp, .. } | Writer::ServerTls { tcp, .. } => {
+                tcp.as_raw_fd()
+            }
         }
     }
 
@@ -757,6 +780,10 @@ impl Writer {
                     }
                 }
                 out
+            }
+            Writer::ServerTls { session, .. } => {
+                let _ = session.close_notify();
+                session.take_outgoing_vec()
             }
         }
     }
@@ -825,17 +852,17 @@ async fn source_link(ring: Rc<Ring>, handoff: Handoff) {
             Err(error) => return warn!(%peer, %error, "cannot take over a replica's socket"),
         },
         Detached::Tls(parts) => {
-            let TlsParts { tcp, tls, incoming } = *parts;
+            let TlsParts { tcp, session } = *parts;
             match split(tcp) {
                 Ok((writer, reader)) => {
                     monoio::spawn(read_loop(reader, sender.clone()));
                     // The data thread's leftover is plaintext already; the
-                    // ciphertext rustls has not seen goes through it now.
-                    let mut writer = Writer::Tls {
+                    // ciphertext the session has not decoded goes through it now.
+                    let mut writer = Writer::ServerTls {
                         tcp: writer,
-                        tls: Box::new(petrel_tls::rustls::Connection::Server(tls)),
+                        session: Box::new(session),
                     };
-                    match writer.receive(incoming) {
+                    match writer.receive(Vec::new()) {
                         Ok((plaintext, _)) => first_input.extend(plaintext),
                         Err(error) => return debug!(%peer, %error, "replica's TLS failed"),
                     }

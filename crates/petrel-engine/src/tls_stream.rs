@@ -1,21 +1,24 @@
 //! Userspace TLS over a monoio socket: rustls's handshake, then record
 //! protection in userspace for connections the kernel cannot take.
 //!
-//! Ciphertext is read into one buffer and fed to rustls; plaintext comes out
-//! of rustls straight into the connection's read buffer. Replies are handed
-//! to rustls in one piece per batch, so a pipeline's replies leave in as few
-//! records as their size allows.
+//! The session (`tls_session`) is rustls's unbuffered connection: ciphertext
+//! is read into the session's own buffer and decrypted there, its plaintext
+//! appended once to the connection's read buffer. Replies are encrypted in
+//! one piece per batch straight into one outgoing buffer, which goes to the
+//! socket in one write.
 
-use std::io::{self, BufRead, Write};
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
+use monoio::buf::IoBuf;
 use monoio::io::{AsyncReadRent, AsyncReadRentExt, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
-use petrel_ktls::RecordFramer;
-use petrel_tls::rustls::{self, ServerConfig, ServerConnection};
+use petrel_tls::rustls::server::UnbufferedServerConnection;
+use petrel_tls::rustls::{self, ServerConfig};
 
+use crate::tls_session::{Progress, SessionError, TlsSession};
 use crate::transport::Transport;
 
 const CIPHERTEXT_BUFFER_BYTES: usize = 32 * 1024;
@@ -36,13 +39,19 @@ pub(crate) enum HandshakeError {
     Io(#[from] io::Error),
 }
 
+impl From<SessionError> for HandshakeError {
+    /// rustls's own errors stay visible, so handshake failures are counted by reason.
+    fn from(error: SessionError) -> HandshakeError {
+        match error {
+            SessionError::Tls(error) => HandshakeError::Tls(error),
+            other => HandshakeError::Io(other.into()),
+        }
+    }
+}
+
 pub(crate) struct TlsStream {
     tcp: TcpStream,
-    tls: ServerConnection,
-    /// Ciphertext read from the socket, not yet given to rustls.
-    incoming: BytesMut,
-    /// Ciphertext rustls produced, on its way to the socket.
-    outgoing: Vec<u8>,
+    session: TlsSession,
 }
 
 impl TlsStream {
@@ -54,17 +63,11 @@ impl TlsStream {
         initial: BytesMut,
         timeout: Duration,
     ) -> Result<TlsStream, (HandshakeError, Option<TlsStream>)> {
-        let tls = match ServerConnection::new(config) {
-            Ok(tls) => tls,
+        let session = match TlsSession::new(config, initial) {
+            Ok(session) => session,
             Err(error) => return Err((HandshakeError::Tls(error), None)),
         };
-        let mut stream = TlsStream {
-            tcp,
-            tls,
-            incoming: initial,
-            outgoing: Vec::new(),
-        };
-        stream.tls.set_buffer_limit(None);
+        let mut stream = TlsStream { tcp, session };
         match monoio::time::timeout(timeout, stream.handshake()).await {
             Ok(Ok(())) => Ok(stream),
             Ok(Err(error)) => Err((error, Some(stream))),
@@ -97,45 +100,42 @@ impl TlsStream {
         let _ = monoio::time::timeout(ABORT_DRAIN_TIME_MAX, drain).await;
     }
 
-    pub fn connection(&self) -> &ServerConnection {
-        &self.tls
+    pub fn connection(&self) -> &UnbufferedServerConnection {
+        self.session.connection()
     }
 
     async fn handshake(&mut self) -> Result<(), HandshakeError> {
         // `incoming` may start with part of the first record (the bytes read
         // to tell TLS from RESP): complete it before rustls sees it.
-        while self.tls.is_handshaking() {
+        while self.session.is_handshaking() {
             self.read_record().await?;
-            let fed = self.feed();
+            let stepped = self.session.handshake();
             // An alert for a failed handshake goes out before the error returns.
             self.flush().await?;
-            fed?;
+            stepped?;
         }
         Ok(())
     }
 
-    /// Reads exactly one TLS record into `incoming`. During the handshake
-    /// nothing beyond the record is read, so bytes a client sends right
-    /// behind its Finished stay in the socket for whoever reads next
-    /// (the kernel, after a kTLS handoff).
+    /// Reads exactly one more TLS record into the session. During the
+    /// handshake nothing beyond the record is read, so bytes a client sends
+    /// right behind its Finished stay in the socket for whoever reads next
+    /// (the kernel, after a kTLS handoff). Records rustls keeps (the first
+    /// parts of a handshake message split across records) stay in place.
     async fn read_record(&mut self) -> Result<(), HandshakeError> {
-        let malformed = |error: petrel_ktls::FramingError| {
-            HandshakeError::Io(io::Error::new(io::ErrorKind::InvalidData, error))
-        };
-        let mut framer = RecordFramer::new();
-        framer.push(&self.incoming).map_err(malformed)?;
-        self.incoming.clear();
         loop {
-            let needed = framer.needed().map_err(malformed)?;
-            if needed == 0 {
-                if let Some(record) = framer.record() {
-                    self.incoming.extend_from_slice(record);
-                }
+            let missing = missing_bytes(self.session.incoming())?;
+            if missing == 0 && self.session.has_unprocessed() {
                 return Ok(());
             }
-            let (result, buffer) = self.tcp.read_exact(vec![0u8; needed]).await;
+            let wanted = if missing == 0 {
+                petrel_ktls::RECORD_HEADER_LEN
+            } else {
+                missing
+            };
+            let (result, buffer) = self.tcp.read_exact(vec![0u8; wanted]).await;
             match result {
-                Ok(_) => framer.push(&buffer).map_err(malformed)?,
+                Ok(_) => self.session.push_ciphertext(&buffer),
                 Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
                     return Err(HandshakeError::Closed)
                 }
@@ -144,125 +144,114 @@ impl TlsStream {
         }
     }
 
-    /// Gives buffered ciphertext to rustls and lets it process the records.
-    fn feed(&mut self) -> Result<(), rustls::Error> {
-        while !self.incoming.is_empty() {
-            let mut reader = &self.incoming[..];
-            // An error means rustls's buffer is full: process what it has, then go on.
-            let taken = self.tls.read_tls(&mut reader).unwrap_or_default();
-            self.incoming.advance(taken);
-            self.tls.process_new_packets()?;
-            if taken == 0 {
-                break;
-            }
-        }
-        Ok(())
-    }
-
+    /// Appends what the socket delivers to the session's ciphertext buffer.
     async fn read_ciphertext(&mut self) -> io::Result<usize> {
-        if self.incoming.capacity() - self.incoming.len() < CIPHERTEXT_BUFFER_BYTES / 4 {
-            self.incoming.reserve(CIPHERTEXT_BUFFER_BYTES);
+        let mut incoming = self.session.take_incoming();
+        // Room for at least one record of the largest size, so a record
+        // bigger than what is left always completes.
+        if incoming.capacity() - incoming.len() < CIPHERTEXT_BUFFER_BYTES / 4 {
+            incoming.reserve(CIPHERTEXT_BUFFER_BYTES);
         }
-        let buffer = std::mem::take(&mut self.incoming);
-        let (result, buffer) = self.tcp.read_into(buffer).await;
-        self.incoming = buffer;
+        let (result, incoming) = self.tcp.read_into(incoming).await;
+        self.session.restore_incoming(incoming);
         result
     }
 
-    /// Appends the plaintext rustls holds to `buffer`, straight from its
-    /// record buffers. `Some(n)` with the bytes taken, `Some(0)` once the
-    /// peer sent close_notify and everything before it was taken, `None`
-    /// when rustls needs more ciphertext.
-    fn take_plaintext(&mut self, buffer: &mut BytesMut) -> io::Result<Option<usize>> {
-        let mut reader = self.tls.reader();
-        let mut taken = 0;
-        loop {
-            match reader.fill_buf() {
-                Ok([]) => return Ok(Some(taken)),
-                Ok(chunk) => {
-                    let len = chunk.len();
-                    buffer.extend_from_slice(chunk);
-                    reader.consume(len);
-                    taken += len;
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok((taken > 0).then_some(taken));
-                }
-                Err(error) => return Err(error),
-            }
-        }
-    }
-
-    /// Sends every record rustls has ready.
+    /// Sends every record the session has ready, in one write.
     async fn flush(&mut self) -> io::Result<()> {
-        while self.tls.wants_write() {
-            self.outgoing.clear();
-            self.tls.write_tls(&mut self.outgoing)?;
-            let buffer = std::mem::take(&mut self.outgoing);
-            let (result, buffer) = AsyncWriteRentExt::write_all(&mut self.tcp, buffer).await;
-            self.outgoing = buffer;
-            result?;
-        }
-        Ok(())
+        let Some((buffer, filled)) = self.session.take_outgoing() else {
+            return Ok(());
+        };
+        let (result, slice) =
+            AsyncWriteRentExt::write_all(&mut self.tcp, buffer.slice(0..filled)).await;
+        self.session.sent(slice.into_inner());
+        result.map(|_| ())
     }
 }
 
 impl Transport for TlsStream {
     async fn read_into(&mut self, mut buffer: BytesMut) -> (io::Result<usize>, BytesMut) {
         loop {
-            // rustls decrypts in `feed`; between feeds there is nothing new
-            // for `process_new_packets` to do, so plaintext is taken as is.
-            match self.take_plaintext(&mut buffer) {
-                Ok(Some(read)) => return (Ok(read), buffer),
-                Ok(None) => {}
-                Err(error) => return (Err(error), buffer),
-            }
-            // Key updates and other post-handshake messages may need an answer.
-            if let Err(error) = self.flush().await {
+            let before = buffer.len();
+            let decoded = self.session.read(&mut buffer);
+            // Key updates and other post-handshake messages may need an
+            // answer, and a fatal error its alert.
+            let flushed = self.flush().await;
+            let progress = match decoded {
+                Ok(progress) => progress,
+                Err(error) => return (Err(error.into()), buffer),
+            };
+            if let Err(error) = flushed {
                 return (Err(error), buffer);
             }
-            if self.incoming.is_empty() {
-                match self.read_ciphertext().await {
-                    Ok(0) => return (Ok(0), buffer),
-                    Ok(_) => {}
-                    Err(error) => return (Err(error), buffer),
-                }
+            let read = buffer.len() - before;
+            if read > 0 {
+                return (Ok(read), buffer);
             }
-            if let Err(error) = self.feed() {
-                let _ = self.flush().await;
-                return (
-                    Err(io::Error::new(io::ErrorKind::InvalidData, error)),
-                    buffer,
-                );
+            if progress == Progress::PeerClosed {
+                return (Ok(0), buffer);
+            }
+            match self.read_ciphertext().await {
+                Ok(0) => return (Ok(0), buffer),
+                Ok(_) => {}
+                Err(error) => return (Err(error), buffer),
             }
         }
     }
 
     async fn write_all(&mut self, buffer: BytesMut) -> (io::Result<()>, BytesMut) {
-        let written = self.tls.writer().write_all(&buffer);
-        let result = match written {
+        let result = match self.session.encrypt(&buffer) {
             Ok(()) => self.flush().await,
-            Err(error) => Err(error),
+            Err(error) => {
+                // A fatal error may have queued an alert.
+                let _ = self.flush().await;
+                Err(error.into())
+            }
         };
         (result, buffer)
     }
 
     async fn close(&mut self) {
-        self.tls.send_close_notify();
+        let _ = self.session.close_notify();
         let _ = self.flush().await;
         let _ = AsyncWriteRent::shutdown(&mut self.tcp).await;
     }
 
-    /// Every reply was flushed before the handoff, so rustls owes nothing;
-    /// `outgoing` only holds records already sent.
+    /// Every reply was flushed before the handoff; ciphertext not yet
+    /// decoded travels inside the session.
     fn detach(self) -> Result<crate::sync_ring::Detached, Self> {
         Ok(crate::sync_ring::Detached::Tls(Box::new(
             crate::sync_ring::TlsParts {
                 tcp: crate::sync_ring::detach_tcp(self.tcp),
-                tls: self.tls,
-                incoming: self.incoming.to_vec(),
+                session: self.session,
             },
         )))
+    }
+}
+
+/// Bytes still missing from the last record in `buffer`; 0 when it ends
+/// on a record boundary.
+fn missing_bytes(buffer: &[u8]) -> io::Result<usize> {
+    use petrel_ktls::{MAX_RECORD_BODY_LEN, RECORD_HEADER_LEN};
+    let mut rest = buffer;
+    loop {
+        if rest.is_empty() {
+            return Ok(0);
+        }
+        let Some(header) = rest.get(..RECORD_HEADER_LEN) else {
+            return Ok(RECORD_HEADER_LEN - rest.len());
+        };
+        let body = usize::from(u16::from_be_bytes([header[3], header[4]]));
+        if body > MAX_RECORD_BODY_LEN {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("TLS record of {body} bytes exceeds the maximum"),
+            ));
+        }
+        match rest.get(RECORD_HEADER_LEN + body..) {
+            Some(next) => rest = next,
+            None => return Ok(RECORD_HEADER_LEN + body - rest.len()),
+        }
     }
 }
 
@@ -311,23 +300,21 @@ pub(crate) enum Handoff {
 impl TlsStream {
     /// Moves record protection to the kernel when it can take this session.
     pub fn hand_to_kernel(mut self, capabilities: &petrel_ktls::Capabilities) -> Handoff {
-        let Some(suite) = self.tls.negotiated_cipher_suite() else {
+        let Some(suite) = self.session.connection().negotiated_cipher_suite() else {
             return Handoff::Userspace(Box::new(self), KtlsFallback::CipherNotSupported);
         };
         if capabilities.check_suite(suite).is_err() {
             return Handoff::Userspace(Box::new(self), KtlsFallback::CipherNotSupported);
         }
-        let buffered = self
-            .tls
-            .process_new_packets()
-            .map(|state| state.plaintext_bytes_to_read())
-            .unwrap_or(1);
-        if buffered > 0 || !self.incoming.is_empty() {
+        // Whatever rustls still holds (plaintext, queued records) surfaces
+        // here; the kernel would never see it.
+        let settled = self.session.handshake().is_ok();
+        if !settled || self.session.holds_data() {
             return Handoff::Userspace(Box::new(self), KtlsFallback::DataBuffered);
         }
         use std::os::fd::AsRawFd;
         let fd = self.tcp.as_raw_fd();
-        match petrel_ktls::offload_connection(fd, self.tls) {
+        match petrel_ktls::offload_unbuffered(fd, self.session.into_connection()) {
             Ok(_) => Handoff::Kernel(KtlsStream { tcp: self.tcp }),
             Err(error) => Handoff::Failed(KtlsFallback::OffloadFailed, error.to_string()),
         }
@@ -407,5 +394,30 @@ impl Transport for KtlsStream {
         Ok(crate::sync_ring::Detached::Ktls(
             crate::sync_ring::detach_tcp(self.tcp),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_bytes;
+
+    #[test]
+    fn missing_bytes_completes_the_last_record_only() {
+        assert_eq!(missing_bytes(b"").expect("empty"), 0);
+        assert_eq!(missing_bytes(b"\x16\x03").expect("partial header"), 3);
+        assert_eq!(
+            missing_bytes(b"\x16\x03\x01\x00\x04ab").expect("partial body"),
+            2
+        );
+        // A complete record kept by rustls, then the start of the next one.
+        assert_eq!(
+            missing_bytes(b"\x16\x03\x03\x00\x01a\x16\x03").expect("two"),
+            3
+        );
+        assert_eq!(
+            missing_bytes(b"\x16\x03\x03\x00\x01a").expect("boundary"),
+            0
+        );
+        assert!(missing_bytes(b"\x16\x03\x03\xff\xff").is_err());
     }
 }

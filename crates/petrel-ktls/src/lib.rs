@@ -9,7 +9,8 @@
 //!    reading one record at a time, so nothing the client sent behind its
 //!    Finished message is consumed by rustls (a client pipelining its first
 //!    command must get its answer).
-//! 3. [`offload_connection`] (or [`offload`] with already extracted secrets):
+//! 3. [`offload_connection`] ([`offload_unbuffered`] for rustls's unbuffered
+//!    server connection, or [`offload`] with already extracted secrets):
 //!    `TCP_ULP "tls"`, then `TLS_TX` and `TLS_RX` with keys, IVs and sequence
 //!    numbers. The socket then carries plaintext for the caller.
 //! 4. After the handoff, ordinary `read`/`write` (or io_uring recv/send) move
@@ -334,6 +335,54 @@ pub fn offload_connection(
     let suite = connection.negotiated_cipher_suite().ok_or_else(|| {
         Unavailable::SecretsNotExtractable("no cipher suite was negotiated".into())
     })?;
+    let secrets = connection
+        .dangerous_extract_secrets()
+        .map_err(|e| Unavailable::SecretsNotExtractable(e.to_string()))?;
+    offload(fd, suite, secrets)
+}
+
+/// [`offload_connection`] for rustls's unbuffered server connection: the
+/// same refusals, before touching the socket, for a connection still
+/// handshaking, holding TLS records not yet encoded or sent, or holding
+/// decrypted data; the caller must also hold no ciphertext it read but did
+/// not give to rustls. Either way the rustls session is consumed.
+pub fn offload_unbuffered(
+    fd: RawFd,
+    mut connection: rustls::server::UnbufferedServerConnection,
+) -> Result<Offloaded, Unavailable> {
+    use rustls::unbuffered::ConnectionState;
+    if connection.is_handshaking() {
+        return Err(Unavailable::SecretsNotExtractable(
+            "the handshake has not completed".into(),
+        ));
+    }
+    // With no new ciphertext, rustls reports first whatever it still holds:
+    // plaintext, records to encode or to send. Only a settled connection
+    // answers WriteTraffic.
+    let held = match connection.process_tls_records(&mut []).state {
+        Ok(ConnectionState::WriteTraffic(_)) => None,
+        Ok(ConnectionState::ReadTraffic(_)) => {
+            Some("rustls holds decrypted bytes the caller has not read".to_string())
+        }
+        Ok(ConnectionState::EncodeTlsData(_) | ConnectionState::TransmitTlsData(_)) => {
+            Some("rustls holds TLS records not yet written to the socket".to_string())
+        }
+        Ok(other) => Some(format!("the connection is in state {other:?}")),
+        Err(e) => Some(e.to_string()),
+    };
+    if let Some(why) = held {
+        return Err(Unavailable::SecretsNotExtractable(why));
+    }
+    let suite = connection.negotiated_cipher_suite().ok_or_else(|| {
+        Unavailable::SecretsNotExtractable("no cipher suite was negotiated".into())
+    })?;
+    // The replacement, `dangerous_into_kernel_connection`, exists to follow
+    // key updates; the kernel here cannot re-key, so the plain secrets are
+    // what it takes, exactly as for the buffered connection.
+    #[expect(
+        deprecated,
+        reason = "the kernel takes secrets, not a rustls kernel connection"
+    )]
     let secrets = connection
         .dangerous_extract_secrets()
         .map_err(|e| Unavailable::SecretsNotExtractable(e.to_string()))?;

@@ -17,9 +17,11 @@ use std::time::Duration;
 
 use model::KernelModel;
 use petrel_ktls::{
-    complete_handshake, offload_connection, probe, recv_record, CryptoInfo, Record, TlsStat,
-    TlsVersion, Unavailable,
+    complete_handshake, offload_connection, offload_unbuffered, probe, recv_record, CryptoInfo,
+    Record, TlsStat, TlsVersion, Unavailable,
 };
+use rustls::server::UnbufferedServerConnection;
+use rustls::unbuffered::ConnectionState;
 use rustls::{ClientConnection, ConnectionCommon, ServerConnection, SupportedCipherSuite};
 use support::{suite_name, Configs, SUITES};
 
@@ -337,6 +339,90 @@ fn offload_connection_refuses_connections_that_would_lose_bytes() {
         "{error}"
     );
     assert_eq!(error.reason(), "secrets_not_extractable");
+}
+
+/// Runs a whole handshake in memory against rustls's unbuffered server;
+/// returns both ends and the ciphertext the server has not consumed.
+fn unbuffered_handshake_in_memory(
+    configs: &Configs,
+) -> (ClientConnection, UnbufferedServerConnection, Vec<u8>) {
+    let mut client = ClientConnection::new(configs.client.clone(), Configs::server_name())
+        .expect("client connection");
+    let mut server = UnbufferedServerConnection::new(configs.server.clone()).expect("server");
+    let mut incoming = Vec::new();
+    for _ in 0..10 {
+        while client.wants_write() {
+            client.write_tls(&mut incoming).expect("write to memory");
+        }
+        let mut to_client = Vec::new();
+        loop {
+            let status = server.process_tls_records(&mut incoming);
+            let discard = status.discard;
+            let blocked = match status.state.expect("server accepts the records") {
+                ConnectionState::EncodeTlsData(mut encode) => {
+                    let mut buffer = vec![0u8; 64 * 1024];
+                    let written = encode.encode(&mut buffer).expect("encode");
+                    to_client.extend_from_slice(&buffer[..written]);
+                    false
+                }
+                ConnectionState::TransmitTlsData(transmit) => {
+                    transmit.done();
+                    false
+                }
+                ConnectionState::BlockedHandshake | ConnectionState::WriteTraffic(_) => true,
+                other => panic!("unexpected server state {other:?}"),
+            };
+            incoming.drain(..discard);
+            if blocked {
+                break;
+            }
+        }
+        let mut rest = &to_client[..];
+        while !rest.is_empty() {
+            client.read_tls(&mut rest).expect("read from memory");
+            client
+                .process_new_packets()
+                .expect("client accepts the records");
+        }
+        if !client.is_handshaking() && !server.is_handshaking() && !client.wants_write() {
+            return (client, server, incoming);
+        }
+    }
+    panic!("handshake did not finish in 10 round trips");
+}
+
+// Proves offload_unbuffered refuses what offload_connection refuses (a
+// connection mid-handshake, or holding decrypted bytes), without touching the
+// socket, and that a settled connection gets as far as the socket (-1: EBADF).
+#[test]
+fn offload_unbuffered_refuses_connections_that_would_lose_bytes() {
+    let configs = Configs::for_suite(SUITES[0]).expect("configs");
+
+    let fresh = UnbufferedServerConnection::new(configs.server.clone()).expect("server");
+    let error = offload_unbuffered(-1, fresh).expect_err("mid-handshake");
+    assert!(
+        error.to_string().contains("handshake has not completed"),
+        "{error}"
+    );
+
+    let (mut client, mut server, mut incoming) = unbuffered_handshake_in_memory(&configs);
+    client
+        .writer()
+        .write_all(b"*1\r\n$4\r\nPING\r\n")
+        .expect("queue");
+    while client.wants_write() {
+        client.write_tls(&mut incoming).expect("write to memory");
+    }
+    // rustls decrypts the record; nobody reads it.
+    let status = server.process_tls_records(&mut incoming);
+    assert!(matches!(status.state, Ok(ConnectionState::ReadTraffic(_))));
+    let error = offload_unbuffered(-1, server).expect_err("plaintext buffered");
+    assert!(error.to_string().contains("decrypted bytes"), "{error}");
+
+    let (_, server, incoming) = unbuffered_handshake_in_memory(&configs);
+    assert!(incoming.is_empty());
+    let error = offload_unbuffered(-1, server).expect_err("bad descriptor");
+    assert_eq!(error.reason(), "os_error", "{error}");
 }
 
 /// Runs the handshake over loopback TCP with the client pipelining `command`
