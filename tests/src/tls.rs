@@ -46,6 +46,22 @@ static PROVIDER: Once = Once::new();
 /// Makes aws-lc-rs the process's rustls provider. The redis crate's
 /// `tls-rustls` feature turns on rustls's ring provider too, and with two
 /// providers compiled in rustls refuses to pick one for `ClientConfig::builder()`.
+/// A node with one TLS-only database that trusts client1's certificate.
+pub fn tls_only_server(pki: &Pki) -> crate::Server {
+    crate::Server::start(
+        crate::Config::new()
+            .node_tls(NodeTls::from_pki(pki))
+            .database_tls(DatabaseTls::enabled().trust(&pki.cert("client1"))),
+    )
+}
+
+/// Bytes that change at every position and include CR, LF and NUL.
+pub fn byte_pattern(length: usize, seed: usize) -> Vec<u8> {
+    (0..length)
+        .map(|index| ((index * 31 + seed * 7 + index / 251) % 256) as u8)
+        .collect()
+}
+
 pub fn install_crypto_provider() {
     PROVIDER.call_once(|| {
         // Err means another provider was installed first, which serves as well.

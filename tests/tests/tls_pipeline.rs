@@ -7,27 +7,12 @@
 use std::time::Duration;
 
 use petrel_e2e::tls::{
-    client_config, expect_counted, tls_client, DatabaseTls, NodeTls, Pki, TlsConn, TlsInfo,
+    byte_pattern, client_config, expect_counted, tls_client, tls_only_server, Pki, TlsConn, TlsInfo,
 };
-use petrel_e2e::{encode_command, run_tool, skip_under_redis, Config, Reply, Server};
+use petrel_e2e::{encode_command, run_tool, skip_under_redis, Reply};
 
 const PIPELINE_DEPTH: usize = 1000;
 const MIB: usize = 1024 * 1024;
-
-fn tls_server(pki: &Pki) -> Server {
-    Server::start(
-        Config::new()
-            .node_tls(NodeTls::from_pki(pki))
-            .database_tls(DatabaseTls::enabled().trust(&pki.cert("client1"))),
-    )
-}
-
-/// Bytes that change at every position and include CR, LF and NUL.
-fn pattern(length: usize, seed: usize) -> Vec<u8> {
-    (0..length)
-        .map(|index| ((index * 31 + seed * 7 + index / 251) % 256) as u8)
-        .collect()
-}
 
 // 1,000 commands (SET, GET and INCR interleaved) encoded back to back and
 // handed to rustls in one write are all answered, in order, with the
@@ -40,7 +25,7 @@ fn a_thousand_pipelined_commands_in_one_write_are_answered_in_order() {
         return;
     }
     let pki = Pki::generate();
-    let server = tls_server(&pki);
+    let server = tls_only_server(&pki);
     let port = server.port();
     let mut observer = tls_client(port, &pki, Some("client1"));
     let before = TlsInfo::read(&mut observer);
@@ -99,7 +84,7 @@ fn values_from_one_byte_to_four_mib_round_trip_over_tls() {
         return;
     }
     let pki = Pki::generate();
-    let server = tls_server(&pki);
+    let server = tls_only_server(&pki);
     let port = server.port();
     let mut client = tls_client(port, &pki, Some("client1"));
     let before = TlsInfo::read(&mut client);
@@ -117,7 +102,7 @@ fn values_from_one_byte_to_four_mib_round_trip_over_tls() {
     ];
     for (seed, size) in sizes.into_iter().enumerate() {
         let key = format!("value:{size}");
-        let value = pattern(size, seed);
+        let value = byte_pattern(size, seed);
         let _: () = redis::cmd("SET")
             .arg(&key)
             .arg(&value)
@@ -141,7 +126,7 @@ fn values_from_one_byte_to_four_mib_round_trip_over_tls() {
 
     let mut raw =
         TlsConn::connect(port, client_config(&pki, Some("client1"), None)).expect("handshake");
-    let big = pattern(4 * MIB, 99);
+    let big = byte_pattern(4 * MIB, 99);
     let mut bytes = encode_command(&[&b"SET"[..], b"raw:big", &big]);
     bytes.extend(encode_command(&["GET", "raw:big"]));
     raw.send(&bytes);
@@ -163,7 +148,7 @@ fn redis_benchmark_over_tls_runs_clean() {
         return;
     }
     let pki = Pki::generate();
-    let server = tls_server(&pki);
+    let server = tls_only_server(&pki);
     let port = server.port();
     let mut observer = tls_client(port, &pki, Some("client1"));
     let before = TlsInfo::read(&mut observer);

@@ -8,27 +8,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use petrel_e2e::tls::{client_config, DatabaseTls, NodeTls, Pki, TlsConn};
-use petrel_e2e::{encode_command, skip_under_redis, Config, Reply, Server};
+use petrel_e2e::tls::{byte_pattern, client_config, tls_only_server, Pki, TlsConn};
+use petrel_e2e::{encode_command, skip_under_redis, Reply};
 use petrel_tls::rustls;
 
 const TLS12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
 const TLS13: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
-
-fn tls_server(pki: &Pki) -> Server {
-    Server::start(
-        Config::new()
-            .node_tls(NodeTls::from_pki(pki))
-            .database_tls(DatabaseTls::enabled().trust(&pki.cert("client1"))),
-    )
-}
-
-/// Bytes that change at every position and include CR, LF and NUL.
-fn pattern(length: usize, seed: usize) -> Vec<u8> {
-    (0..length)
-        .map(|index| ((index * 31 + seed * 7 + index / 251) % 256) as u8)
-        .collect()
-}
 
 fn bulk(bytes: &[u8]) -> Reply {
     Reply::Bulk(bytes.to_vec())
@@ -44,18 +29,18 @@ fn large_values_and_multi_record_pipelines_round_trip_on_tls12_and_tls13() {
         return;
     }
     let pki = Pki::generate();
-    let server = tls_server(&pki);
+    let server = tls_only_server(&pki);
     for (versions, name) in [(TLS12, "TLSv1_2"), (TLS13, "TLSv1_3")] {
         let config = client_config(&pki, Some("client1"), Some(versions));
         let mut conn = TlsConn::connect(server.port(), config).expect("handshake");
         assert_eq!(conn.negotiated().0, name);
 
-        let value = pattern(64 * 1024, versions.len() + name.len());
+        let value = byte_pattern(64 * 1024, versions.len() + name.len());
         conn.send(&encode_command(&[&b"SET"[..], b"big", &value]));
         assert_eq!(conn.read_reply(), Reply::simple("OK"));
         assert_eq!(conn.command(&["GET", "big"]), bulk(&value));
 
-        let small = pattern(1024, 3);
+        let small = byte_pattern(1024, 3);
         conn.send(&encode_command(&[&b"SET"[..], b"small", &small]));
         assert_eq!(conn.read_reply(), Reply::simple("OK"));
         let mut bytes = Vec::new();
@@ -79,7 +64,7 @@ fn a_client_key_update_mid_session_keeps_the_session_working() {
         return;
     }
     let pki = Pki::generate();
-    let server = tls_server(&pki);
+    let server = tls_only_server(&pki);
     let config = client_config(&pki, Some("client1"), Some(TLS13));
     let mut conn = TlsConn::connect(server.port(), config).expect("handshake");
     assert_eq!(conn.command(&["SET", "k", "before"]), Reply::simple("OK"));
@@ -100,7 +85,7 @@ fn no_session_is_resumed() {
         return;
     }
     let pki = Pki::generate();
-    let server = tls_server(&pki);
+    let server = tls_only_server(&pki);
     let config = client_config(&pki, Some("client1"), Some(TLS13));
     let mut first = TlsConn::connect(server.port(), config.clone()).expect("handshake");
     assert_eq!(first.command(&["PING"]), Reply::simple("PONG"));
@@ -117,7 +102,7 @@ fn garbage_records_end_only_the_sender() {
         return;
     }
     let pki = Pki::generate();
-    let mut server = tls_server(&pki);
+    let mut server = tls_only_server(&pki);
     let config = client_config(&pki, Some("client1"), None);
     let mut bystander = TlsConn::connect(server.port(), config.clone()).expect("handshake");
     assert_eq!(bystander.command(&["SET", "k", "v"]), Reply::simple("OK"));
@@ -133,7 +118,7 @@ fn garbage_records_end_only_the_sender() {
         client.complete_io(&mut tcp).expect("handshake");
     }
     let mut garbage = vec![0x17, 0x03, 0x03, 0x00, 0x40];
-    garbage.extend(pattern(0x40, 5));
+    garbage.extend(byte_pattern(0x40, 5));
     tcp.write_all(&garbage).expect("send garbage");
     // The server answers with a bad_record_mac alert (behind any session
     // tickets) and closes: reading ends, and no reply came.
