@@ -85,6 +85,43 @@ impl Outgoing {
             self.buffer.resize(needed.max(self.buffer.len() * 2), 0);
         }
     }
+
+    /// Lets rustls write into the tail, growing it whenever rustls says how
+    /// much room it needs (`required` reads that from its error), then keeps
+    /// what it wrote.
+    fn append_with<E>(
+        &mut self,
+        mut write: impl FnMut(&mut [u8]) -> Result<usize, E>,
+        required: impl Fn(&E) -> Option<usize>,
+    ) -> Result<(), E> {
+        loop {
+            match write(self.tail()) {
+                Ok(written) => {
+                    self.filled += written;
+                    return Ok(());
+                }
+                // `required` counts from the tail's start.
+                Err(error) => match required(&error) {
+                    Some(bytes) => self.ensure_tail(bytes),
+                    None => return Err(error),
+                },
+            }
+        }
+    }
+}
+
+fn encode_room(error: &EncodeError) -> Option<usize> {
+    match error {
+        EncodeError::InsufficientSize(size) => Some(size.required_size),
+        _ => None,
+    }
+}
+
+fn encrypt_room(error: &EncryptError) -> Option<usize> {
+    match error {
+        EncryptError::InsufficientSize(size) => Some(size.required_size),
+        _ => None,
+    }
 }
 
 pub(crate) struct TlsSession {
@@ -294,21 +331,13 @@ impl TlsSession {
                         }
                     }
                 }
-                ConnectionState::EncodeTlsData(mut encode) => loop {
-                    match encode.encode(outgoing.tail()) {
-                        Ok(written) => {
-                            outgoing.filled += written;
-                            break;
-                        }
-                        Err(EncodeError::InsufficientSize(size)) => {
-                            outgoing.ensure_tail(size.required_size)
-                        }
-                        Err(error) => {
-                            failure = Some(SessionError::Encode(error));
-                            break;
-                        }
+                ConnectionState::EncodeTlsData(mut encode) => {
+                    if let Err(error) =
+                        outgoing.append_with(|tail| encode.encode(tail), encode_room)
+                    {
+                        failure = Some(SessionError::Encode(error));
                     }
-                },
+                }
                 // The records stay in `outgoing`, which the caller sends
                 // before it waits for the peer again; order is kept.
                 ConnectionState::TransmitTlsData(transmit) => transmit.done(),
@@ -328,39 +357,19 @@ impl TlsSession {
                     // Once the request is encoded there is nothing more to do:
                     // rustls put what it had queued in front of it.
                     done = Some(progress);
-                    match std::mem::replace(&mut request, Request::Nothing) {
-                        Request::Nothing => *unprocessed = false,
-                        Request::Encrypt(data) => loop {
-                            match traffic.encrypt(data, outgoing.tail()) {
-                                Ok(written) => {
-                                    outgoing.filled += written;
-                                    break;
-                                }
-                                Err(EncryptError::InsufficientSize(size)) => {
-                                    // `required_size` counts from the tail's start.
-                                    outgoing.ensure_tail(size.required_size)
-                                }
-                                Err(error) => {
-                                    failure = Some(SessionError::Encrypt(error));
-                                    break;
-                                }
-                            }
-                        },
-                        Request::CloseNotify => loop {
-                            match traffic.queue_close_notify(outgoing.tail()) {
-                                Ok(written) => {
-                                    outgoing.filled += written;
-                                    break;
-                                }
-                                Err(EncryptError::InsufficientSize(size)) => {
-                                    outgoing.ensure_tail(size.required_size)
-                                }
-                                Err(error) => {
-                                    failure = Some(SessionError::Encrypt(error));
-                                    break;
-                                }
-                            }
-                        },
+                    let written = match std::mem::replace(&mut request, Request::Nothing) {
+                        Request::Nothing => {
+                            *unprocessed = false;
+                            Ok(())
+                        }
+                        Request::Encrypt(data) => {
+                            outgoing.append_with(|tail| traffic.encrypt(data, tail), encrypt_room)
+                        }
+                        Request::CloseNotify => outgoing
+                            .append_with(|tail| traffic.queue_close_notify(tail), encrypt_room),
+                    };
+                    if let Err(error) = written {
+                        failure = Some(SessionError::Encrypt(error));
                     }
                 }
                 ConnectionState::PeerClosed => *peer_closed = true,
@@ -398,10 +407,7 @@ fn drain_alerts(
 ) {
     let status = conn.process_tls_records(&mut incoming[..]);
     if let Ok(ConnectionState::EncodeTlsData(mut encode)) = status.state {
-        outgoing.ensure_tail(QUEUED_MESSAGE_BYTES);
-        if let Ok(written) = encode.encode(outgoing.tail()) {
-            outgoing.filled += written;
-        }
+        let _ = outgoing.append_with(|tail| encode.encode(tail), encode_room);
     }
 }
 
