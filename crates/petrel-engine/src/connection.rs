@@ -19,7 +19,7 @@ use petrel_tls::{HandshakeFailure, PeerRole, TlsMode};
 use tracing::{debug, warn};
 
 use crate::node::now_ms;
-use crate::pipeline::{Batch, Control};
+use crate::pipeline::{Batch, Control, ReplySlots};
 use crate::security::{KernelTls, TransportKind};
 use crate::tls_stream::{Handoff, HandshakeError, KtlsFallback, TlsStream};
 use crate::transport::Transport;
@@ -275,6 +275,7 @@ pub(crate) async fn serve<T: Transport>(
         ..Limits::default()
     });
     let mut write_buffer = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut reply_slots = ReplySlots::default();
     loop {
         // Run every complete request that is already buffered.
         let mut control = Control::Continue;
@@ -283,8 +284,15 @@ pub(crate) async fn serve<T: Transport>(
         if !read_buffer.is_empty() {
             let now = now_ms();
             session.borrow_mut().last_command_at_ms = now;
-            let batch_started = std::time::Instant::now();
-            let mut batch = Batch::new(&worker, &session, &security, database, now);
+            let batch_started = worker.clock.raw();
+            let mut batch = Batch::new(
+                &worker,
+                &session,
+                &security,
+                &mut reply_slots,
+                database,
+                now,
+            );
             let mut taken = 0;
             loop {
                 if taken >= PIPELINE_BATCH_MAX || write_buffer.len() >= WRITE_BUFFER_FLUSH_BYTES {
@@ -308,7 +316,8 @@ pub(crate) async fn serve<T: Transport>(
                 }
             }
             batch.flush(&mut write_buffer).await;
-            crate::control::count_requests(database, taken, batch_started.elapsed());
+            let took = worker.clock.delta(batch_started, worker.clock.raw());
+            crate::control::count_requests(database, taken, took);
             if let Some(error) = &protocol_error {
                 debug!(client = id, %peer, %error, "protocol error, closing the connection");
                 petrel_resp::encode(

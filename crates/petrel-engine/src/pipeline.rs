@@ -20,7 +20,6 @@ use petrel_store::route::{self, shard_of};
 use petrel_store::session::{self, NodeSnapshot, Outcome, Session, SessionEnv};
 use petrel_store::table::{self, flags, CommandSpec, Route};
 use petrel_store::{Coordinator, ExecContext, ShardOp, ShardReply, Step};
-use smallvec::SmallVec;
 
 use crate::connection::ConnectionSecurity;
 use crate::security::TransportKind;
@@ -57,6 +56,14 @@ enum Part {
     Remote { shard: usize, index: usize },
 }
 
+/// The reply slots a connection keeps between batches, so that a pipelining
+/// client does not allocate and regrow them for every batch.
+#[derive(Default)]
+pub(crate) struct ReplySlots(Vec<(Slot, bool)>);
+
+/// Slots kept between batches; a deeper batch's are freed after it.
+const REPLY_SLOTS_KEPT_MAX: usize = 64;
+
 pub(crate) struct Batch<'a> {
     worker: &'a Rc<Worker>,
     session: &'a Rc<RefCell<Session>>,
@@ -64,8 +71,7 @@ pub(crate) struct Batch<'a> {
     database: usize,
     ctx: ExecContext,
     /// Replies in request order, each with whether to send it (CLIENT REPLY).
-    /// Inline room for one: at pipeline depth 1 a batch allocates nothing.
-    slots: SmallVec<[(Slot, bool); 1]>,
+    slots: &'a mut Vec<(Slot, bool)>,
     /// Slots pushed since the batch began, flushed or not.
     slots_pushed: usize,
     /// Table id of the command being routed, for its counters.
@@ -83,6 +89,7 @@ impl<'a> Batch<'a> {
         worker: &'a Rc<Worker>,
         session: &'a Rc<RefCell<Session>>,
         security: &'a ConnectionSecurity,
+        slots: &'a mut ReplySlots,
         database: usize,
         now_ms: u64,
     ) -> Batch<'a> {
@@ -92,7 +99,7 @@ impl<'a> Batch<'a> {
             security,
             database,
             ctx: worker.context(now_ms),
-            slots: SmallVec::new(),
+            slots: &mut slots.0,
             slots_pushed: 0,
             command_id: 0,
             remote: Vec::new(),
@@ -289,11 +296,13 @@ impl<'a> Batch<'a> {
     fn run_on(&mut self, shard: usize, spec: &'static CommandSpec, args: Vec<Bytes>) {
         let counts_hits = spec.has_flag(flags::READONLY) && spec.first_key > 0;
         if shard == self.ctx.shard_id {
-            let started = Instant::now();
+            let clock = &self.worker.clock;
+            let started = clock.raw();
             let reply = self.worker.execute(self.database, spec, &args, &self.ctx);
+            let took_nanos = clock.delta_as_nanos(started, clock.raw());
             let mut stats = self.worker.stats.borrow_mut();
             let stat = &mut stats.command_stats[self.command_id];
-            stat.usec += started.elapsed().as_micros() as u64;
+            stat.nanos += took_nanos;
             if reply.is_error() {
                 stat.failed_calls += 1;
             }
@@ -448,7 +457,8 @@ impl<'a> Batch<'a> {
             }
         }
         let protocol = self.session.borrow().protocol;
-        for (slot, send) in std::mem::take(&mut self.slots) {
+        let mut slots = std::mem::take(self.slots);
+        for (slot, send) in slots.drain(..) {
             let reply = match slot {
                 Slot::Ready(reply) => reply,
                 Slot::Remote {
@@ -482,6 +492,9 @@ impl<'a> Batch<'a> {
             if send {
                 petrel_resp::encode(&reply, protocol, out);
             }
+        }
+        if slots.capacity() <= REPLY_SLOTS_KEPT_MAX {
+            *self.slots = slots;
         }
     }
 
@@ -647,10 +660,12 @@ impl Batch<'_> {
             petrel_resp::encode(&Reply::NilArray, protocol, target);
         } else {
             // The queued commands run now, under the held shards, with a fresh clock.
+            let mut inner_slots = ReplySlots::default();
             let mut inner = Batch::new(
                 self.worker,
                 self.session,
                 self.security,
+                &mut inner_slots,
                 self.database,
                 crate::node::now_ms(),
             );

@@ -182,7 +182,9 @@ pub struct DatabaseShardStats {
 #[derive(Debug, Clone, Default)]
 pub struct CommandStat {
     pub calls: u64,
-    pub usec: u64,
+    /// Time spent executing, summed in nanoseconds so that commands
+    /// shorter than a microsecond still count; INFO shows microseconds.
+    pub nanos: u64,
     pub rejected_calls: u64,
     pub failed_calls: u64,
 }

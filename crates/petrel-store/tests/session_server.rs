@@ -495,7 +495,8 @@ fn snapshot() -> NodeSnapshot {
                 "get",
                 CommandStat {
                     calls: get_calls,
-                    usec: 10,
+                    // Summed across threads before rounding to microseconds.
+                    nanos: 10_400,
                     rejected_calls: 0,
                     failed_calls: 1,
                 },
@@ -658,7 +659,7 @@ fn info_memory_stats_commandstats() {
     assert_eq!(
         info_text(&["commandstats"]),
         "# Commandstats\r\n\
-         cmdstat_get:calls=3,usec=20,usec_per_call=6.67,rejected_calls=0,failed_calls=2\r\n"
+         cmdstat_get:calls=3,usec=20,usec_per_call=6.93,rejected_calls=0,failed_calls=2\r\n"
     );
 }
 

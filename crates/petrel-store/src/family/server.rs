@@ -1037,13 +1037,16 @@ impl<'a> InfoView<'a> {
                     let per_call = if stat.calls == 0 {
                         0.0
                     } else {
-                        stat.usec as f64 / stat.calls as f64
+                        stat.nanos as f64 / 1000.0 / stat.calls as f64
                     };
                     line(
                         &format!("cmdstat_{name}"),
                         &format_args!(
                             "calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
-                            stat.calls, stat.usec, stat.rejected_calls, stat.failed_calls
+                            stat.calls,
+                            stat.nanos / 1000,
+                            stat.rejected_calls,
+                            stat.failed_calls
                         ),
                     );
                 }
@@ -1082,7 +1085,7 @@ impl<'a> InfoView<'a> {
                 }
             };
             slot.calls += stat.calls;
-            slot.usec += stat.usec;
+            slot.nanos += stat.nanos;
             slot.rejected_calls += stat.rejected_calls;
             slot.failed_calls += stat.failed_calls;
         }
