@@ -649,7 +649,8 @@ def main():
 
     cpu, slug = host_info()
     date = started.strftime("%Y-%m-%d")
-    stem = os.path.join(args.out_dir, f"{date}-{slug}{args.label}")
+    label = args.label if not args.label or args.label.startswith("-") else f"-{args.label}"
+    stem = os.path.join(args.out_dir, f"{date}-{slug}{label}")
     os.makedirs(args.out_dir, exist_ok=True)
     git = version_of(["git", "rev-parse", "--short", "HEAD"])
     data_cores = len(parse_cores(args.server_cores))
