@@ -304,6 +304,9 @@ pub(crate) async fn serve<T: Transport>(
                     Ok(Some(args)) => {
                         taken += 1;
                         control = batch.push(args, &mut write_buffer).await;
+                        if let Some(spent) = batch.take_spent_arguments() {
+                            parser.recycle(spent);
+                        }
                         if control != Control::Continue {
                             break;
                         }

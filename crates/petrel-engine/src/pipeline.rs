@@ -82,6 +82,9 @@ pub(crate) struct Batch<'a> {
     remote_pending: bool,
     /// The EXEC this batch runs the queued commands of, holding their shards.
     transaction: Option<u64>,
+    /// The argument vector of the last command run here, for the parser to
+    /// reuse (see [`Batch::take_spent_arguments`]).
+    spent_arguments: Option<Vec<Bytes>>,
 }
 
 impl<'a> Batch<'a> {
@@ -105,7 +108,14 @@ impl<'a> Batch<'a> {
             remote: Vec::new(),
             remote_pending: false,
             transaction: None,
+            spent_arguments: None,
         }
+    }
+
+    /// The argument vector of a command that ran on this thread, for the
+    /// parser's `recycle`; the parser drops its contents.
+    pub fn take_spent_arguments(&mut self) -> Option<Vec<Bytes>> {
+        self.spent_arguments.take()
     }
 
     /// Takes one request. Its reply reaches `out` by the next [`Batch::flush`].
@@ -311,6 +321,7 @@ impl<'a> Batch<'a> {
             }
             drop(stats);
             self.ready(reply);
+            self.spent_arguments = Some(args);
         } else {
             let index = self.queue(shard, ShardOp::Command { spec, args });
             self.slots.push((

@@ -89,7 +89,14 @@ pub struct RequestParser {
     arguments: Vec<(usize, usize)>,
     /// Bytes still missing for the bulk payload being waited for.
     wanted: Option<usize>,
+    /// An argument vector handed back by the caller, filled by the next
+    /// multibulk request instead of a new allocation.
+    spare: Vec<Bytes>,
 }
+
+/// Argument vectors larger than this are not kept for reuse, so one
+/// MSET of many keys does not pin its vector for the connection's life.
+const RECYCLED_ARGUMENTS_MAX: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -130,6 +137,16 @@ impl RequestParser {
             bulk_len: None,
             arguments: Vec::new(),
             wanted: None,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Takes back the argument vector of a request that is done with, so
+    /// the next request reuses its allocation. Its contents are dropped.
+    pub fn recycle(&mut self, mut arguments: Vec<Bytes>) {
+        if arguments.capacity() <= RECYCLED_ARGUMENTS_MAX && self.spare.capacity() == 0 {
+            arguments.clear();
+            self.spare = arguments;
         }
     }
 
@@ -354,11 +371,12 @@ impl RequestParser {
             self.arguments_left -= 1;
         }
         let request = buf.split_to(self.pos).freeze();
-        let arguments = self
-            .arguments
-            .iter()
-            .map(|&(start, end)| request.slice(start..end))
-            .collect();
+        let mut arguments = std::mem::take(&mut self.spare);
+        arguments.extend(
+            self.arguments
+                .iter()
+                .map(|&(start, end)| request.slice(start..end)),
+        );
         self.reset();
         Ok(Some(arguments))
     }

@@ -465,3 +465,30 @@ fn parser_is_reusable_after_reset() {
         .unwrap();
     assert_eq!(args(&request), vec![&b"PING"[..]]);
 }
+
+#[test]
+fn a_recycled_argument_vector_is_reused_and_holds_only_the_new_request() {
+    let mut parser = RequestParser::default();
+    let mut buf = BytesMut::from(
+        &b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"[..],
+    );
+    let first = parser.parse(&mut buf, true).unwrap().unwrap();
+    let allocation = first.as_ptr();
+    parser.recycle(first);
+    let second = parser.parse(&mut buf, true).unwrap().unwrap();
+    assert_eq!(args(&second), vec![&b"GET"[..], b"k"]);
+    assert_eq!(
+        second.as_ptr(),
+        allocation,
+        "the recycled vector was not reused"
+    );
+
+    // A vector too big to keep is dropped rather than pinned.
+    let mut big = Vec::with_capacity(1000);
+    big.push(Bytes::from_static(b"MSET"));
+    parser.recycle(big);
+    let mut buf = BytesMut::from(&b"*1\r\n$4\r\nPING\r\n"[..]);
+    let third = parser.parse(&mut buf, true).unwrap().unwrap();
+    assert_eq!(args(&third), vec![&b"PING"[..]]);
+    assert!(third.capacity() < 1000);
+}
