@@ -358,11 +358,13 @@ pub(crate) async fn serve<T: Transport>(
             .bytes_wanted()
             .unwrap_or(0)
             .min(READ_GROW_STEP_MAX_BYTES);
-        let free = read_buffer.capacity() - read_buffer.len();
-        if free < READ_CHUNK_MIN_BYTES.max(wanted) {
-            read_buffer.reserve(READ_BUFFER_BYTES.max(wanted));
-        }
-        let (result, buffer) = stream.read_into(read_buffer).await;
+        make_read_room(&mut read_buffer, wanted);
+        // Reading no further than the rest of the payload being read (or one
+        // chunk) keeps a big request from landing at the end of a large
+        // buffer, where finishing it would mean moving it whole.
+        let (result, buffer) = stream
+            .read_into_at_most(read_buffer, READ_BUFFER_BYTES.max(wanted))
+            .await;
         read_buffer = buffer;
         match result {
             Ok(0) => {
@@ -378,6 +380,29 @@ pub(crate) async fn serve<T: Transport>(
             Ok(read) => worker.stats.borrow_mut().net_input_bytes += read as u64,
         }
     }
+}
+
+/// Makes room in the read buffer for the next receive: at least
+/// `READ_CHUNK_MIN_BYTES`, and all of `wanted` (the rest of a bulk payload
+/// being read).
+///
+/// The allocation is reused when nothing else holds it. When stored values
+/// still hold slices of it (big values are kept that way, without a copy),
+/// a new buffer of just the room needed takes the unread bytes: `reserve`
+/// would size it after the old allocation and copy its consumed front too,
+/// so a 64 KiB SET that arrives in pieces would be copied almost whole.
+fn make_read_room(read_buffer: &mut BytesMut, wanted: usize) {
+    let needed = READ_CHUNK_MIN_BYTES.max(wanted);
+    let free = read_buffer.capacity() - read_buffer.len();
+    if free >= needed || read_buffer.try_reclaim(needed) {
+        return;
+    }
+    // Grow at least by what is already here, so a payload longer than one
+    // growth step is copied a logarithmic number of times.
+    let room = READ_BUFFER_BYTES.max(wanted).max(read_buffer.len());
+    let mut fresh = BytesMut::with_capacity(read_buffer.len() + room);
+    fresh.extend_from_slice(read_buffer);
+    *read_buffer = fresh;
 }
 
 /// Removes the connection from its thread's registry when it ends.
@@ -398,5 +423,71 @@ impl Drop for Registration {
                     .unwatch_detached(session.database, crate::pipeline::unwatch_ops(watched));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_held_by_a_stored_value_is_left_to_it() {
+        // A 64 KiB request was read and split off; its value still holds the
+        // allocation. The next receive gets a buffer of its own, sized for
+        // what is needed rather than after the old allocation.
+        let mut read_buffer = BytesMut::with_capacity(80 * 1024);
+        read_buffer.extend_from_slice(&[7; 70 * 1024]);
+        let value = read_buffer.split_to(70 * 1024 - 10).freeze();
+        let held = value.as_ptr();
+        make_read_room(&mut read_buffer, 0);
+        assert_eq!(&read_buffer[..], &[7; 10][..]);
+        assert!(read_buffer.capacity() - read_buffer.len() >= READ_CHUNK_MIN_BYTES);
+        assert!(
+            read_buffer.capacity() <= 10 + READ_BUFFER_BYTES,
+            "{}",
+            read_buffer.capacity()
+        );
+        assert_eq!(value.as_ptr(), held);
+        assert_eq!(value.len(), 70 * 1024 - 10);
+    }
+
+    #[test]
+    fn a_free_buffer_is_reused_in_place() {
+        let mut read_buffer = BytesMut::with_capacity(READ_BUFFER_BYTES);
+        let start = read_buffer.as_ptr();
+        read_buffer.extend_from_slice(&[1; READ_BUFFER_BYTES - 100]);
+        // Requests consumed and their arguments dropped: nothing holds them.
+        drop(read_buffer.split_to(READ_BUFFER_BYTES - 120));
+        make_read_room(&mut read_buffer, 0);
+        assert_eq!(read_buffer.as_ptr(), start, "the allocation was not reused");
+        assert_eq!(&read_buffer[..], &[1; 20][..]);
+    }
+
+    #[test]
+    fn the_rest_of_a_bulk_payload_fits_in_one_receive() {
+        let mut read_buffer = BytesMut::with_capacity(READ_BUFFER_BYTES);
+        read_buffer.extend_from_slice(&[2; READ_BUFFER_BYTES]);
+        let wanted = 48 * 1024;
+        make_read_room(&mut read_buffer, wanted);
+        assert!(read_buffer.capacity() - read_buffer.len() >= wanted);
+        assert_eq!(&read_buffer[..], &[2; READ_BUFFER_BYTES][..]);
+    }
+
+    #[test]
+    fn a_huge_payload_grows_geometrically() {
+        // Growth steps are capped; what has arrived sets the next step, so a
+        // large payload is copied a few times, not once per step.
+        let mut read_buffer = BytesMut::new();
+        let mut copies = 0;
+        while read_buffer.len() < 64 * 1024 * 1024 {
+            let before = read_buffer.as_ptr();
+            make_read_room(&mut read_buffer, READ_GROW_STEP_MAX_BYTES);
+            if read_buffer.as_ptr() != before {
+                copies += 1;
+            }
+            let free = read_buffer.capacity() - read_buffer.len();
+            read_buffer.extend_from_slice(&vec![3; free]);
+        }
+        assert!(copies <= 8, "{copies} copies");
     }
 }

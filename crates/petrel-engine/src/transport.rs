@@ -16,6 +16,17 @@ pub(crate) trait Transport {
     /// means the peer closed.
     async fn read_into(&mut self, buffer: BytesMut) -> (io::Result<usize>, BytesMut);
 
+    /// As `read_into`, taking at most `limit` bytes where the transport can
+    /// say so (a plain socket); TLS transports deliver whole records.
+    async fn read_into_at_most(
+        &mut self,
+        buffer: BytesMut,
+        limit: usize,
+    ) -> (io::Result<usize>, BytesMut) {
+        let _ = limit;
+        self.read_into(buffer).await
+    }
+
     /// Sends all of `buffer` and hands it back.
     async fn write_all(&mut self, buffer: BytesMut) -> (io::Result<()>, BytesMut);
 
@@ -40,6 +51,17 @@ impl Transport for TcpStream {
         (result, slice.into_inner())
     }
 
+    async fn read_into_at_most(
+        &mut self,
+        buffer: BytesMut,
+        limit: usize,
+    ) -> (io::Result<usize>, BytesMut) {
+        let filled = buffer.len();
+        let end = buffer.capacity().min(filled.saturating_add(limit));
+        let (result, slice) = self.read(SliceMut::new(buffer, filled, end)).await;
+        (result, slice.into_inner())
+    }
+
     async fn write_all(&mut self, buffer: BytesMut) -> (io::Result<()>, BytesMut) {
         let (result, buffer) = AsyncWriteRentExt::write_all(self, buffer).await;
         (result.map(|_| ()), buffer)
@@ -59,6 +81,14 @@ impl Transport for TcpStream {
 impl<T: Transport> Transport for Box<T> {
     async fn read_into(&mut self, buffer: BytesMut) -> (io::Result<usize>, BytesMut) {
         (**self).read_into(buffer).await
+    }
+
+    async fn read_into_at_most(
+        &mut self,
+        buffer: BytesMut,
+        limit: usize,
+    ) -> (io::Result<usize>, BytesMut) {
+        (**self).read_into_at_most(buffer, limit).await
     }
 
     async fn write_all(&mut self, buffer: BytesMut) -> (io::Result<()>, BytesMut) {
