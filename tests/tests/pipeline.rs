@@ -241,3 +241,67 @@ fn concurrent_pipelined_clients_lose_no_updates() {
         );
     }
 }
+
+// Big values (8 KiB - 1 up to 1 MiB, binary with CR/LF/NUL) are sent from
+// where they are stored rather than copied into the reply buffer; GETs of
+// them pipelined in one write between small replies come back byte for
+// byte and in order, and so do 1,100 GETs of a 9 KiB value inside one EXEC
+// (a 10 MB reply of more pieces than one vectored write takes).
+#[test]
+fn big_values_pipelined_among_small_replies_come_back_in_order() {
+    let server = Server::start_default();
+    let mut raw = server.raw();
+    let sizes = [8 * 1024 - 1, 8 * 1024, 9 * 1024, 64 * 1024, 1024 * 1024];
+    let values: Vec<Vec<u8>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(seed, &size)| petrel_e2e::tls::byte_pattern(size, seed))
+        .collect();
+    for (index, value) in values.iter().enumerate() {
+        raw.send_command(&[&b"SET"[..], format!("big:{index}").as_bytes(), value]);
+        assert_eq!(raw.read_reply(), Reply::simple("OK"));
+    }
+    let mut bytes = Vec::new();
+    let mut expected = Vec::new();
+    for round in 0..3 {
+        for (index, value) in values.iter().enumerate() {
+            bytes.extend(encode_command(&["GET", &format!("big:{index}")]));
+            expected.push(Reply::Bulk(value.clone()));
+            bytes.extend(encode_command(&["INCR", "big:counter"]));
+            expected.push(Reply::Integer((round * values.len() + index + 1) as i64));
+        }
+        bytes.extend(encode_command(&["GET", "big:missing"]));
+        expected.push(Reply::Nil);
+    }
+    raw.send(&bytes);
+    for (index, want) in expected.iter().enumerate() {
+        let got = raw.read_reply();
+        assert!(
+            &got == want,
+            "pipelined reply {index} is out of order or changed"
+        );
+    }
+
+    let gets = 1100;
+    let mut bytes = encode_command(&["MULTI"]);
+    for _ in 0..gets {
+        bytes.extend(encode_command(&["GET", "big:2"]));
+    }
+    bytes.extend(encode_command(&["EXEC"]));
+    raw.send(&bytes);
+    assert_eq!(raw.read_reply(), Reply::simple("OK"));
+    for _ in 0..gets {
+        assert_eq!(raw.read_reply(), Reply::simple("QUEUED"));
+    }
+    let Reply::Array(items) = raw.read_reply() else {
+        panic!("EXEC did not answer with an array");
+    };
+    assert_eq!(items.len(), gets);
+    assert!(
+        items
+            .iter()
+            .all(|item| item == &Reply::Bulk(values[2].clone())),
+        "a GET inside EXEC came back changed"
+    );
+    assert_eq!(raw.command(&["PING"]), Reply::simple("PONG"));
+}

@@ -13,7 +13,7 @@ use bytes::BytesMut;
 use std::sync::atomic::Ordering;
 
 use monoio::net::TcpStream;
-use petrel_resp::{Limits, RequestParser};
+use petrel_resp::{Limits, ReplyBuffer, RequestParser};
 use petrel_store::session::Session;
 use petrel_tls::{HandshakeFailure, PeerRole, TlsMode};
 use tracing::{debug, warn};
@@ -274,7 +274,7 @@ pub(crate) async fn serve<T: Transport>(
         proto_max_bulk_len: shared.config.node.proto_max_bulk_len,
         ..Limits::default()
     });
-    let mut write_buffer = BytesMut::with_capacity(READ_BUFFER_BYTES);
+    let mut replies = ReplyBuffer::with_capacity(READ_BUFFER_BYTES);
     let mut reply_slots = ReplySlots::default();
     loop {
         // Run every complete request that is already buffered.
@@ -295,7 +295,7 @@ pub(crate) async fn serve<T: Transport>(
             );
             let mut taken = 0;
             loop {
-                if taken >= PIPELINE_BATCH_MAX || write_buffer.len() >= WRITE_BUFFER_FLUSH_BYTES {
+                if taken >= PIPELINE_BATCH_MAX || replies.len() >= WRITE_BUFFER_FLUSH_BYTES {
                     stopped_at_cap = true;
                     break;
                 }
@@ -303,7 +303,7 @@ pub(crate) async fn serve<T: Transport>(
                 match parser.parse(&mut read_buffer, authenticated) {
                     Ok(Some(args)) => {
                         taken += 1;
-                        control = batch.push(args, &mut write_buffer).await;
+                        control = batch.push(args, &mut replies).await;
                         if let Some(spent) = batch.take_spent_arguments() {
                             parser.recycle(spent);
                         }
@@ -318,23 +318,29 @@ pub(crate) async fn serve<T: Transport>(
                     }
                 }
             }
-            batch.flush(&mut write_buffer).await;
+            batch.flush(&mut replies).await;
             let took = worker.clock.delta(batch_started, worker.clock.raw());
             crate::control::count_requests(database, taken, took);
             if let Some(error) = &protocol_error {
                 debug!(client = id, %peer, %error, "protocol error, closing the connection");
-                petrel_resp::encode(
-                    &petrel_resp::Reply::error_owned(error.reply_text()),
-                    session.borrow().protocol,
-                    &mut write_buffer,
+                let protocol = session.borrow().protocol;
+                replies.encode(
+                    petrel_resp::Reply::error_owned(error.reply_text()),
+                    protocol,
                 );
             }
         }
-        if !write_buffer.is_empty() {
-            worker.stats.borrow_mut().net_output_bytes += write_buffer.len() as u64;
-            let (result, buffer) = stream.write_all(write_buffer).await;
-            write_buffer = buffer;
-            write_buffer.clear();
+        if !replies.is_empty() {
+            worker.stats.borrow_mut().net_output_bytes += replies.len() as u64;
+            let result = if replies.is_contiguous() {
+                let (result, buffer) = stream.write_all(replies.take_contiguous()).await;
+                replies.restore_contiguous(buffer);
+                result
+            } else {
+                let (result, pieces) = stream.write_pieces(replies.take_pieces()).await;
+                replies.restore_pieces(pieces);
+                result
+            };
             if let Err(error) = result {
                 debug!(client = id, %peer, %error, "connection ended while sending replies");
                 return;

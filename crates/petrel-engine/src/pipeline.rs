@@ -12,8 +12,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
-use petrel_resp::Reply;
+use bytes::Bytes;
+use petrel_resp::{Reply, ReplyBuffer};
 use petrel_store::family::list::blocking_timeout_ms;
 use petrel_store::family::transaction::{self, ExecPlan, WatchedKey};
 use petrel_store::route::{self, shard_of};
@@ -119,7 +119,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Takes one request. Its reply reaches `out` by the next [`Batch::flush`].
-    pub async fn push(&mut self, args: Vec<Bytes>, out: &mut BytesMut) -> Control {
+    pub async fn push(&mut self, args: Vec<Bytes>, out: &mut ReplyBuffer) -> Control {
         let slots_before = self.slots_pushed;
         let control = self.route(args, out).await;
         // CLIENT REPLY OFF/SKIP: connection-level commands decided already;
@@ -136,7 +136,7 @@ impl<'a> Batch<'a> {
         control
     }
 
-    async fn route(&mut self, args: Vec<Bytes>, out: &mut BytesMut) -> Control {
+    async fn route(&mut self, args: Vec<Bytes>, out: &mut ReplyBuffer) -> Control {
         // An EXEC on another thread may hold this shard: nothing runs here until it ends.
         self.worker.wait_until_free(self.transaction).await;
         let Some((id, spec)) = table::lookup_with_id(&args[0]) else {
@@ -378,7 +378,7 @@ impl<'a> Batch<'a> {
         &mut self,
         spec: &'static CommandSpec,
         args: Vec<Bytes>,
-        out: &mut BytesMut,
+        out: &mut ReplyBuffer,
     ) -> Control {
         self.flush(out).await;
         let shared = &self.worker.shared;
@@ -431,7 +431,7 @@ impl<'a> Batch<'a> {
         }
         let mut session = self.session.borrow_mut();
         if session.should_reply() {
-            petrel_resp::encode(&reply, session.protocol, out);
+            out.encode(reply, session.protocol);
         }
         control
     }
@@ -444,7 +444,7 @@ impl<'a> Batch<'a> {
 
     /// Sends the queued operations, waits for their replies, and encodes
     /// every reply so far into `out`, in request order.
-    pub async fn flush(&mut self, out: &mut BytesMut) {
+    pub async fn flush(&mut self, out: &mut ReplyBuffer) {
         let mut remote_replies: Vec<Vec<Option<ShardReply>>> = Vec::new();
         if self.remote_pending {
             self.remote_pending = false;
@@ -501,7 +501,7 @@ impl<'a> Batch<'a> {
                 }
             };
             if send {
-                petrel_resp::encode(&reply, protocol, out);
+                out.encode(reply, protocol);
             }
         }
         if slots.capacity() <= REPLY_SLOTS_KEPT_MAX {
@@ -541,7 +541,7 @@ impl Batch<'_> {
         &mut self,
         spec: &'static CommandSpec,
         args: Vec<Bytes>,
-        out: &mut BytesMut,
+        out: &mut ReplyBuffer,
     ) {
         let reply = match spec.name {
             "multi" => self.session.borrow_mut().transaction.begin(),
@@ -632,7 +632,7 @@ impl Batch<'_> {
     /// EXEC: takes the shards it needs in shard order, checks the watched
     /// keys, runs the queued commands with no other client in between, and
     /// encodes the array of their replies into `out`.
-    async fn exec(&mut self, out: &mut BytesMut) {
+    async fn exec(&mut self, out: &mut ReplyBuffer) {
         let plan = self.session.borrow_mut().transaction.finish();
         let queued = match plan {
             ExecPlan::NotInMulti => {
@@ -662,13 +662,13 @@ impl Batch<'_> {
             }
         }
         let send = self.session.borrow_mut().should_reply();
-        let mut scratch = BytesMut::new();
-        let target: &mut BytesMut = if send { out } else { &mut scratch };
+        let mut scratch = ReplyBuffer::default();
+        let target: &mut ReplyBuffer = if send { out } else { &mut scratch };
         let protocol = self.session.borrow().protocol;
         if held.len() < needed {
-            petrel_resp::encode(&Reply::error("ERR shard unavailable"), protocol, target);
+            target.encode(Reply::error("ERR shard unavailable"), protocol);
         } else if !self.watches_hold(&watched, holder).await {
-            petrel_resp::encode(&Reply::NilArray, protocol, target);
+            target.encode(Reply::NilArray, protocol);
         } else {
             // The queued commands run now, under the held shards, with a fresh clock.
             let mut inner_slots = ReplySlots::default();

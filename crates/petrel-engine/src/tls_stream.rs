@@ -11,7 +11,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use monoio::buf::IoBuf;
 use monoio::io::{AsyncReadRent, AsyncReadRentExt, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
@@ -211,6 +211,18 @@ impl Transport for TlsStream {
         (result, buffer)
     }
 
+    /// The pieces make the records one buffer would, sent in one write.
+    async fn write_pieces(&mut self, pieces: Vec<Bytes>) -> (io::Result<()>, Vec<Bytes>) {
+        let result = match self.session.encrypt_pieces(&pieces) {
+            Ok(()) => self.flush().await,
+            Err(error) => {
+                let _ = self.flush().await;
+                Err(error.into())
+            }
+        };
+        (result, pieces)
+    }
+
     async fn close(&mut self) {
         let _ = self.session.close_notify();
         let _ = self.flush().await;
@@ -382,6 +394,10 @@ impl Transport for KtlsStream {
 
     async fn write_all(&mut self, buffer: BytesMut) -> (io::Result<()>, BytesMut) {
         Transport::write_all(&mut self.tcp, buffer).await
+    }
+
+    async fn write_pieces(&mut self, pieces: Vec<Bytes>) -> (io::Result<()>, Vec<Bytes>) {
+        Transport::write_pieces(&mut self.tcp, pieces).await
     }
 
     async fn close(&mut self) {

@@ -91,7 +91,7 @@ pub fn encode(reply: &Reply, protocol: u8, out: &mut BytesMut) {
 }
 
 /// Writes `<marker><count>\r\n`.
-fn header(out: &mut BytesMut, marker: u8, count: usize) {
+pub(crate) fn header(out: &mut BytesMut, marker: u8, count: usize) {
     out.reserve(24);
     out.put_u8(marker);
     out.put_slice(itoa::Buffer::new().format(count).as_bytes());
