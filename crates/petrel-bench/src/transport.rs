@@ -6,7 +6,7 @@
 //! benchmark. Its buffers are reused for the life of the connection, so the
 //! steady state allocates nothing.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -268,25 +268,28 @@ impl TlsStream {
         }
     }
 
-    /// Moves decrypted bytes from rustls into `buf`.
+    /// Moves decrypted bytes from rustls into `buf`, one copy straight out
+    /// of rustls's buffer (no zero-filled staging area first).
     fn drain_plaintext(&mut self, buf: &mut Vec<u8>) -> Result<(), StreamError> {
         let state = self.session.process_new_packets()?;
         let available = state.plaintext_bytes_to_read();
         if available == 0 {
             return Ok(());
         }
-        let start = buf.len();
-        buf.resize(start + available, 0);
-        let read = match self.session.reader().read(&mut buf[start..]) {
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(error) => {
-                buf.truncate(start);
-                return Err(StreamError::Io(error));
-            }
-        };
-        buf.truncate(start + read);
-        Ok(())
+        buf.reserve(available);
+        let mut reader = self.session.reader();
+        loop {
+            let taken = match reader.fill_buf() {
+                Ok([]) => return Ok(()),
+                Ok(chunk) => {
+                    buf.extend_from_slice(chunk);
+                    chunk.len()
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(error) => return Err(StreamError::Io(error)),
+            };
+            reader.consume(taken);
+        }
     }
 }
 
@@ -311,6 +314,7 @@ pub fn printable(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[test]
     fn ensure_spare_grows_a_full_buffer() {
