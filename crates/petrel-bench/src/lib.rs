@@ -10,9 +10,9 @@
 //!
 //! Layout: `config` (flags), `workload` (what is sent, no I/O), `stats`
 //! (what was measured, no I/O), `report` (formatting), `tls` (rustls client
-//! configuration), `transport` (plain and TLS byte streams over monoio),
-//! `client` (one connection's request loop), `runner` (threads and the
-//! progress line). It must not depend on any Petrel server crate other
+//! configuration), `tls_session` (the TLS record layer, no I/O),
+//! `transport` (plain and TLS byte streams over monoio), `client` (one
+//! connection's request loop), `runner` (threads and the progress line). It must not depend on any Petrel server crate other
 //! than `petrel-resp`, so that it measures Redis and Petrel the same way.
 
 pub mod client;
@@ -21,5 +21,6 @@ pub mod report;
 pub mod runner;
 pub mod stats;
 pub mod tls;
+pub mod tls_session;
 pub mod transport;
 pub mod workload;

@@ -1,23 +1,23 @@
-//! A client connection's byte stream: plain TCP, or rustls driven by hand
-//! over monoio's TCP stream (rustls' `read_tls`/`write_tls` against
-//! in-memory buffers, with monoio's owned-buffer reads and writes).
+//! A client connection's byte stream: plain TCP, or TLS (the I/O-free
+//! `tls_session` over monoio's TCP stream, with owned-buffer reads and
+//! writes into and out of the session's own buffers).
 //!
 //! This module moves bytes and nothing else: it knows neither RESP nor the
 //! benchmark. Its buffers are reused for the life of the connection, so the
 //! steady state allocates nothing.
 
-use std::io::{self, BufRead, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use monoio::buf::IoBufMut;
+use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
-use rustls::ClientConnection;
 
 use crate::tls::TlsContext;
+use crate::tls_session::{ClientSession, Progress, SessionError};
 
 /// Ciphertext read per receive: one full TLS record and its header.
 const CIPHERTEXT_READ_BYTES: usize = 18 * 1024;
@@ -33,6 +33,8 @@ pub enum StreamError {
     Io(#[from] io::Error),
     #[error("TLS error: {0}")]
     Tls(#[from] rustls::Error),
+    #[error("TLS error: {0}")]
+    Session(#[from] SessionError),
     #[error("server closed the connection during the TLS handshake")]
     ClosedInHandshake,
     #[error("TLS handshake with {addr} timed out after {} s (is the server speaking TLS on that port?)", HANDSHAKE_TIMEOUT.as_secs())]
@@ -44,6 +46,7 @@ impl StreamError {
         matches!(
             self,
             StreamError::Tls(_)
+                | StreamError::Session(_)
                 | StreamError::ClosedInHandshake
                 | StreamError::HandshakeTimeout { .. }
         )
@@ -76,11 +79,9 @@ pub enum Transport {
 
 pub struct TlsStream {
     tcp: TcpStream,
-    session: ClientConnection,
-    /// Ciphertext waiting to be sent; taken and returned around each write.
-    outgoing: Vec<u8>,
-    /// Ciphertext just received; taken and returned around each read.
-    incoming: Vec<u8>,
+    session: ClientSession,
+    /// Plaintext that arrived while sending, for the next read.
+    held: Vec<u8>,
 }
 
 impl Transport {
@@ -163,132 +164,83 @@ impl Transport {
 
 impl TlsStream {
     async fn handshake(tcp: TcpStream, tls: &TlsContext) -> Result<TlsStream, StreamError> {
-        let session = ClientConnection::new(tls.config.clone(), tls.server_name.clone())?;
+        let session = ClientSession::new(
+            tls.config.clone(),
+            tls.server_name.clone(),
+            CIPHERTEXT_READ_BYTES,
+        )?;
         let mut stream = TlsStream {
             tcp,
             session,
-            outgoing: Vec::with_capacity(4096),
-            incoming: Vec::with_capacity(CIPHERTEXT_READ_BYTES),
+            held: Vec::new(),
         };
-        while stream.session.is_handshaking() {
+        let mut plaintext = Vec::new();
+        loop {
+            stream
+                .session
+                .process(&mut plaintext)
+                .map_err(StreamError::from)?;
             stream.flush().await?;
             if !stream.session.is_handshaking() {
                 break;
             }
-            if stream.receive(None).await? == 0 {
+            if stream.receive().await? == 0 {
                 return Err(StreamError::ClosedInHandshake);
             }
         }
-        // The client's Finished (and, with TLS 1.3, nothing else) is still queued.
-        stream.flush().await?;
+        stream.held = plaintext;
         Ok(stream)
     }
 
-    async fn write_plaintext(&mut self, mut plaintext: &[u8]) -> Result<(), StreamError> {
-        while !plaintext.is_empty() {
-            // rustls encrypts into a bounded send queue and accepts nothing
-            // (Ok(0)) when it is full: send what is queued, then go on.
-            let accepted = self.session.writer().write(plaintext)?;
-            if accepted == 0 {
-                self.flush().await?;
-                continue;
-            }
-            plaintext = &plaintext[accepted..];
+    async fn write_plaintext(&mut self, plaintext: &[u8]) -> Result<(), StreamError> {
+        let encrypted = self.session.encrypt(plaintext, &mut self.held);
+        if let Err(error) = encrypted {
+            // A fatal error may have queued an alert.
+            let _ = self.flush().await;
+            return Err(error.into());
         }
         self.flush().await
     }
 
-    /// Sends every queued TLS record.
+    /// Sends every record the session has ready, in one write.
     async fn flush(&mut self) -> Result<(), StreamError> {
-        while self.session.wants_write() {
-            let mut outgoing = std::mem::take(&mut self.outgoing);
-            outgoing.clear();
-            while self.session.wants_write() {
-                self.session.write_tls(&mut outgoing)?;
-            }
-            let (result, returned) = self.tcp.write_all(outgoing).await;
-            self.outgoing = returned;
-            result?;
-        }
-        Ok(())
-    }
-
-    /// Reads ciphertext from the socket and feeds it to rustls, moving
-    /// decrypted bytes into `plaintext` as it goes (rustls refuses more
-    /// ciphertext while its plaintext buffer is full). Returns the ciphertext
-    /// bytes read, 0 at end of stream. On a TLS error the alert rustls queued
-    /// is sent before the error is returned, so the server learns why.
-    async fn receive(&mut self, plaintext: Option<&mut Vec<u8>>) -> Result<usize, StreamError> {
-        let mut incoming = std::mem::take(&mut self.incoming);
-        incoming.clear();
-        let (result, incoming) = self.tcp.read(incoming).await;
-        let outcome = match result {
-            Ok(received) => self
-                .feed(&incoming[..received], plaintext)
-                .await
-                .map(|()| received),
-            Err(error) => Err(StreamError::Io(error)),
+        let Some((buffer, filled)) = self.session.take_outgoing() else {
+            return Ok(());
         };
-        self.incoming = incoming;
-        outcome
+        let (result, slice) = self.tcp.write_all(buffer.slice(0..filled)).await;
+        self.session.sent(slice.into_inner());
+        result.map(|_| ()).map_err(StreamError::from)
     }
 
-    async fn feed(
-        &mut self,
-        mut pending: &[u8],
-        mut plaintext: Option<&mut Vec<u8>>,
-    ) -> Result<(), StreamError> {
-        while !pending.is_empty() {
-            self.session.read_tls(&mut pending)?;
-            if let Err(error) = self.session.process_new_packets() {
-                let _ = self.flush().await;
-                return Err(StreamError::Tls(error));
-            }
-            if let Some(sink) = plaintext.as_deref_mut() {
-                self.drain_plaintext(sink)?;
-            }
-        }
-        Ok(())
+    /// Reads ciphertext into the session's receive buffer; 0 at end of stream.
+    async fn receive(&mut self) -> Result<usize, StreamError> {
+        let mut incoming = self.session.take_incoming();
+        ensure_spare(&mut incoming, CIPHERTEXT_READ_BYTES);
+        let start = incoming.len();
+        let end = incoming.capacity();
+        let (result, slice) = self.tcp.read(incoming.slice_mut(start..end)).await;
+        self.session.restore_incoming(slice.into_inner());
+        result.map_err(StreamError::from)
     }
 
     async fn read_plaintext(&mut self, buf: &mut Vec<u8>) -> Result<usize, StreamError> {
         let start = buf.len();
+        if !self.held.is_empty() {
+            buf.append(&mut self.held);
+            return Ok(buf.len() - start);
+        }
         loop {
-            self.drain_plaintext(buf)?;
-            if buf.len() > start {
+            let processed = self.session.process(buf);
+            // Key updates need an answer, and a fatal error its alert.
+            let flushed = self.flush().await;
+            let progress = processed?;
+            flushed?;
+            if buf.len() > start || progress == Progress::PeerClosed {
                 return Ok(buf.len() - start);
             }
-            if self.session.wants_write() {
-                // Post-handshake messages (key updates) may need an answer.
-                self.flush().await?;
+            if self.receive().await? == 0 {
+                return Ok(0);
             }
-            if self.receive(Some(buf)).await? == 0 {
-                return Ok(buf.len() - start);
-            }
-        }
-    }
-
-    /// Moves decrypted bytes from rustls into `buf`, one copy straight out
-    /// of rustls's buffer (no zero-filled staging area first).
-    fn drain_plaintext(&mut self, buf: &mut Vec<u8>) -> Result<(), StreamError> {
-        let state = self.session.process_new_packets()?;
-        let available = state.plaintext_bytes_to_read();
-        if available == 0 {
-            return Ok(());
-        }
-        buf.reserve(available);
-        let mut reader = self.session.reader();
-        loop {
-            let taken = match reader.fill_buf() {
-                Ok([]) => return Ok(()),
-                Ok(chunk) => {
-                    buf.extend_from_slice(chunk);
-                    chunk.len()
-                }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(error) => return Err(StreamError::Io(error)),
-            };
-            reader.consume(taken);
         }
     }
 }
@@ -314,7 +266,7 @@ pub fn printable(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
+    use std::io::{Read, Write};
 
     #[test]
     fn ensure_spare_grows_a_full_buffer() {
