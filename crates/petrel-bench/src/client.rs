@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use petrel_resp::FrameSummary;
+use petrel_resp::WireBuffer;
 
 use crate::config::{Config, Protocol, StopCondition};
 use crate::stats::{ErrorKind, RunStats};
@@ -187,7 +188,7 @@ pub async fn run_client(shared: Rc<ThreadShared>, client_index: u64) {
         rate: config
             .rate_limit
             .map(|rate| RateLimit::new(rate, Instant::now())),
-        write_buf: BytesMut::with_capacity(4096),
+        write_buf: WireBuffer::with_capacity(4096),
         read_buf: Vec::with_capacity(READ_BUFFER_BYTES),
         in_flight: VecDeque::with_capacity(config.pipeline as usize),
     };
@@ -223,7 +224,7 @@ struct ClientState {
     sent: u64,
     limit: Option<u64>,
     rate: Option<RateLimit>,
-    write_buf: BytesMut,
+    write_buf: WireBuffer,
     read_buf: Vec<u8>,
     in_flight: VecDeque<InFlight>,
 }
@@ -242,11 +243,7 @@ impl ClientState {
         }
         self.write_buf.clear();
         self.write_buf.extend_from_slice(&shared.setup);
-        let (result, buf) = transport
-            .write_all(std::mem::take(&mut self.write_buf))
-            .await;
-        self.write_buf = buf;
-        if let Err(error) = result {
+        if let Err(error) = transport.send(&mut self.write_buf).await {
             record_stream_error(shared, &error);
             return false;
         }
@@ -364,11 +361,7 @@ impl ClientState {
                 return ConnectionEnd::Done;
             }
             if !self.write_buf.is_empty() {
-                let (result, buf) = transport
-                    .write_all(std::mem::take(&mut self.write_buf))
-                    .await;
-                self.write_buf = buf;
-                if let Err(error) = result {
+                if let Err(error) = transport.send(&mut self.write_buf).await {
                     record_stream_error(shared, &error);
                     return ConnectionEnd::Failed;
                 }

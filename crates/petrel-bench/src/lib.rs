@@ -12,8 +12,10 @@
 //! (what was measured, no I/O), `report` (formatting), `tls` (rustls client
 //! configuration), `tls_session` (the TLS record layer, no I/O),
 //! `transport` (plain and TLS byte streams over monoio), `client` (one
-//! connection's request loop), `runner` (threads and the progress line). It must not depend on any Petrel server crate other
-//! than `petrel-resp`, so that it measures Redis and Petrel the same way.
+//! connection's request loop), `runner` (threads and the progress line).
+//! It must not depend on any Petrel server crate (it uses `petrel-resp` for
+//! the wire format and `petrel-iovec` for vectored writes, nothing else), so
+//! that it measures Redis and Petrel the same way.
 
 pub mod client;
 pub mod config;

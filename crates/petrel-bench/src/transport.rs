@@ -16,6 +16,8 @@ use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
+use petrel_resp::WireBuffer;
+
 use crate::tls::TlsContext;
 use crate::tls_session::{ClientSession, Progress, SessionError};
 
@@ -82,6 +84,8 @@ pub struct TlsStream {
     session: ClientSession,
     /// Plaintext that arrived while sending, for the next read.
     held: Vec<u8>,
+    /// A request sent as pieces, joined before encryption.
+    joined: Vec<u8>,
 }
 
 impl Transport {
@@ -142,6 +146,36 @@ impl Transport {
         }
     }
 
+    /// Sends everything in `out` (one write, or one vectored write when big
+    /// values are pieces of their own) and leaves it empty for reuse.
+    pub async fn send(&mut self, out: &mut WireBuffer) -> Result<(), StreamError> {
+        if out.is_contiguous() {
+            let (result, buffer) = self.write_all(out.take_contiguous()).await;
+            out.restore_contiguous(buffer);
+            return result;
+        }
+        let pieces = out.take_pieces();
+        let (result, pieces) = match self {
+            Transport::Plain(tcp) => {
+                let (result, pieces) = petrel_iovec::write_pieces(tcp, pieces).await;
+                (result.map_err(StreamError::from), pieces)
+            }
+            // The same records a contiguous request would make.
+            Transport::Tls(stream) => {
+                let mut joined = std::mem::take(&mut stream.joined);
+                joined.clear();
+                for piece in &pieces {
+                    joined.extend_from_slice(piece);
+                }
+                let result = stream.write_plaintext(&joined).await;
+                stream.joined = joined;
+                (result, pieces)
+            }
+        };
+        out.restore_pieces(pieces);
+        result
+    }
+
     /// Appends received bytes to `buf` (which must have spare capacity) and
     /// returns how many arrived; 0 means the server closed the connection.
     pub async fn read(&mut self, buf: Vec<u8>) -> (Result<usize, StreamError>, Vec<u8>) {
@@ -173,6 +207,7 @@ impl TlsStream {
             tcp,
             session,
             held: Vec::new(),
+            joined: Vec::new(),
         };
         let mut plaintext = Vec::new();
         loop {

@@ -6,7 +6,8 @@
 //! function of the configuration, the client's index and its seed, so the
 //! same flags send the same keys, and the patterns are testable in memory.
 
-use bytes::BytesMut;
+use bytes::{BufMut, Bytes, BytesMut};
+use petrel_resp::WireBuffer;
 
 use crate::config::{ArgPart, Config, DataSizes, KeyPattern, Workload};
 
@@ -95,7 +96,8 @@ pub struct Generator {
     data_sizes: DataSizes,
     expiry: Option<(u32, u32)>,
     /// 'x' bytes, or random bytes with slack for random offsets.
-    value_source: Vec<u8>,
+    /// Values are windows of this; a big one is sent from here, uncopied.
+    value_source: Bytes,
     random_data: bool,
     /// Position in the request cycle: which row, and how many sent in a row.
     step_row: usize,
@@ -126,13 +128,13 @@ impl Generator {
             Workload::Commands(commands) => commands.len(),
         };
         let max_size = config.data_sizes.max() as usize;
-        let value_source = if config.random_data {
+        let value_source = Bytes::from(if config.random_data {
             (0..max_size + RANDOM_DATA_SLACK)
                 .map(|_| rng.next_u64() as u8)
-                .collect()
+                .collect::<Vec<u8>>()
         } else {
             vec![b'x'; max_size]
-        };
+        });
         Generator {
             rng,
             workload: config.workload.clone(),
@@ -156,7 +158,7 @@ impl Generator {
     }
 
     /// Encodes the next request at the end of `out`.
-    pub fn next_request(&mut self, out: &mut BytesMut) -> RequestKind {
+    pub fn next_request(&mut self, out: &mut WireBuffer) -> RequestKind {
         match &self.workload {
             Workload::SetGet {
                 sets,
@@ -194,7 +196,7 @@ impl Generator {
                 } else {
                     let index = self.key_index(get_pattern, ROW_GETS);
                     self.format_key(index);
-                    petrel_resp::encode_command(&[b"GET", &self.key_buf], out);
+                    petrel_resp::encode_command(&[b"GET", &self.key_buf], out.tail_mut());
                     RequestKind {
                         row: ROW_GETS as u8,
                         counts_hits: true,
@@ -208,7 +210,7 @@ impl Generator {
                 }
                 self.step_count += 1;
                 let row = self.step_row;
-                self.encode_arbitrary(row, out);
+                self.encode_arbitrary(row, out.tail_mut());
                 RequestKind {
                     row: row as u8,
                     counts_hits: false,
@@ -217,18 +219,27 @@ impl Generator {
         }
     }
 
-    fn encode_set(&mut self, index: u64, out: &mut BytesMut) {
+    /// SET key value [EX seconds]. The value goes in as a slice of
+    /// `value_source`, so a big one is written from there, not copied.
+    fn encode_set(&mut self, index: u64, out: &mut WireBuffer) {
         self.format_key(index);
         let (start, size) = self.value_window(index);
-        let value = &self.value_source[start..start + size];
-        match self.expiry {
-            Some((min, max)) => {
-                let seconds = self.rng.inclusive(u64::from(min), u64::from(max)).max(1);
-                let mut digits = [0u8; 20];
-                let seconds = format_decimal(seconds, &mut digits);
-                petrel_resp::encode_command(&[b"SET", &self.key_buf, value, b"EX", seconds], out);
-            }
-            None => petrel_resp::encode_command(&[b"SET", &self.key_buf, value], out),
+        let expiry = self
+            .expiry
+            .map(|(min, max)| self.rng.inclusive(u64::from(min), u64::from(max)).max(1));
+        let head = out.tail_mut();
+        head.put_slice(if expiry.is_some() {
+            b"*5\r\n$3\r\nSET\r\n"
+        } else {
+            b"*3\r\n$3\r\nSET\r\n"
+        });
+        put_bulk(head, &self.key_buf);
+        out.put_bulk(self.value_source.slice(start..start + size));
+        if let Some(seconds) = expiry {
+            let mut digits = [0u8; 20];
+            let tail = out.tail_mut();
+            put_bulk(tail, b"EX");
+            put_bulk(tail, format_decimal(seconds, &mut digits));
         }
     }
 
@@ -392,6 +403,17 @@ pub fn parallel_slice(min: u64, max: u64, client_index: u64, total_clients: u64)
     (start, end)
 }
 
+/// Appends `bytes` as a RESP bulk string.
+fn put_bulk(out: &mut BytesMut, bytes: &[u8]) {
+    let mut digits = [0u8; 20];
+    out.reserve(bytes.len() + 24);
+    out.put_u8(b'$');
+    out.put_slice(format_decimal(bytes.len() as u64, &mut digits));
+    out.put_slice(b"\r\n");
+    out.put_slice(bytes);
+    out.put_slice(b"\r\n");
+}
+
 /// Writes `value` in decimal into `buf` and returns the digits.
 pub fn format_decimal(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut pos = buf.len();
@@ -419,9 +441,10 @@ mod tests {
     fn requests(generator: &mut Generator, count: usize) -> Vec<(RequestKind, Vec<u8>)> {
         (0..count)
             .map(|_| {
-                let mut out = BytesMut::new();
+                let mut out = WireBuffer::default();
                 let kind = generator.next_request(&mut out);
-                (kind, out.to_vec())
+                let pieces = out.take_pieces();
+                (kind, pieces.concat())
             })
             .collect()
     }
@@ -448,6 +471,37 @@ mod tests {
         assert!(requests(&mut generator, 5)
             .iter()
             .all(|(k, _)| k.row == ROW_SETS as u8));
+    }
+
+    #[test]
+    fn a_big_set_value_is_sent_from_the_value_source_with_its_expiry() {
+        let cfg = config(&[
+            "--ratio",
+            "1:0",
+            "-d",
+            "65536",
+            "--key-pattern",
+            "S:S",
+            "--key-minimum",
+            "3",
+            "--expiry-range",
+            "5-5",
+        ]);
+        let mut generator = Generator::new(&cfg, 0, 1);
+        let mut out = WireBuffer::default();
+        generator.next_request(&mut out);
+        let pieces = out.take_pieces();
+        assert!(
+            pieces
+                .iter()
+                .any(|piece| piece.len() == 65536
+                    && piece.as_ptr() == generator.value_source.as_ptr()),
+            "the value is not copied"
+        );
+        let mut expected = b"*5\r\n$3\r\nSET\r\n$9\r\nmemtier-3\r\n$65536\r\n".to_vec();
+        expected.extend(vec![b'x'; 65536]);
+        expected.extend_from_slice(b"\r\n$2\r\nEX\r\n$1\r\n5\r\n");
+        assert_eq!(pieces.concat(), expected);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use bytes::BytesMut;
 use std::sync::atomic::Ordering;
 
 use monoio::net::TcpStream;
-use petrel_resp::{Limits, ReplyBuffer, RequestParser};
+use petrel_resp::{Limits, RequestParser, WireBuffer};
 use petrel_store::session::Session;
 use petrel_tls::{HandshakeFailure, PeerRole, TlsMode};
 use tracing::{debug, warn};
@@ -274,7 +274,7 @@ pub(crate) async fn serve<T: Transport>(
         proto_max_bulk_len: shared.config.node.proto_max_bulk_len,
         ..Limits::default()
     });
-    let mut replies = ReplyBuffer::with_capacity(READ_BUFFER_BYTES);
+    let mut replies = WireBuffer::with_capacity(READ_BUFFER_BYTES);
     let mut reply_slots = ReplySlots::default();
     loop {
         // Run every complete request that is already buffered.

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use petrel_resp::{Reply, ReplyBuffer};
+use petrel_resp::{Reply, WireBuffer};
 use petrel_store::family::list::blocking_timeout_ms;
 use petrel_store::family::transaction::{self, ExecPlan, WatchedKey};
 use petrel_store::route::{self, shard_of};
@@ -119,7 +119,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Takes one request. Its reply reaches `out` by the next [`Batch::flush`].
-    pub async fn push(&mut self, args: Vec<Bytes>, out: &mut ReplyBuffer) -> Control {
+    pub async fn push(&mut self, args: Vec<Bytes>, out: &mut WireBuffer) -> Control {
         let slots_before = self.slots_pushed;
         let control = self.route(args, out).await;
         // CLIENT REPLY OFF/SKIP: connection-level commands decided already;
@@ -136,7 +136,7 @@ impl<'a> Batch<'a> {
         control
     }
 
-    async fn route(&mut self, args: Vec<Bytes>, out: &mut ReplyBuffer) -> Control {
+    async fn route(&mut self, args: Vec<Bytes>, out: &mut WireBuffer) -> Control {
         // An EXEC on another thread may hold this shard: nothing runs here until it ends.
         self.worker.wait_until_free(self.transaction).await;
         let Some((id, spec)) = table::lookup_with_id(&args[0]) else {
@@ -378,7 +378,7 @@ impl<'a> Batch<'a> {
         &mut self,
         spec: &'static CommandSpec,
         args: Vec<Bytes>,
-        out: &mut ReplyBuffer,
+        out: &mut WireBuffer,
     ) -> Control {
         self.flush(out).await;
         let shared = &self.worker.shared;
@@ -444,7 +444,7 @@ impl<'a> Batch<'a> {
 
     /// Sends the queued operations, waits for their replies, and encodes
     /// every reply so far into `out`, in request order.
-    pub async fn flush(&mut self, out: &mut ReplyBuffer) {
+    pub async fn flush(&mut self, out: &mut WireBuffer) {
         let mut remote_replies: Vec<Vec<Option<ShardReply>>> = Vec::new();
         if self.remote_pending {
             self.remote_pending = false;
@@ -541,7 +541,7 @@ impl Batch<'_> {
         &mut self,
         spec: &'static CommandSpec,
         args: Vec<Bytes>,
-        out: &mut ReplyBuffer,
+        out: &mut WireBuffer,
     ) {
         let reply = match spec.name {
             "multi" => self.session.borrow_mut().transaction.begin(),
@@ -632,7 +632,7 @@ impl Batch<'_> {
     /// EXEC: takes the shards it needs in shard order, checks the watched
     /// keys, runs the queued commands with no other client in between, and
     /// encodes the array of their replies into `out`.
-    async fn exec(&mut self, out: &mut ReplyBuffer) {
+    async fn exec(&mut self, out: &mut WireBuffer) {
         let plan = self.session.borrow_mut().transaction.finish();
         let queued = match plan {
             ExecPlan::NotInMulti => {
@@ -662,8 +662,8 @@ impl Batch<'_> {
             }
         }
         let send = self.session.borrow_mut().should_reply();
-        let mut scratch = ReplyBuffer::default();
-        let target: &mut ReplyBuffer = if send { out } else { &mut scratch };
+        let mut scratch = WireBuffer::default();
+        let target: &mut WireBuffer = if send { out } else { &mut scratch };
         let protocol = self.session.borrow().protocol;
         if held.len() < needed {
             target.encode(Reply::error("ERR shard unavailable"), protocol);

@@ -5,7 +5,7 @@
 //! protocol error texts), a general frame parser for replies (used by clients
 //! such as the load generator and the replication link), and the encoder that
 //! turns a [`Reply`] into RESP2 or RESP3 bytes (into one buffer, or with big
-//! values left where they are stored: [`ReplyBuffer`]).
+//! values left where they are stored: [`WireBuffer`]).
 //!
 //! It must not do I/O, start threads, read clocks, or know about commands.
 
@@ -21,6 +21,6 @@ mod request;
 pub use encode::encode;
 pub use error::ProtocolError;
 pub use frame::{encode_command, parse_frame, scan_frame, Frame, FrameSummary, FRAME_DEPTH_MAX};
-pub use outgoing::{ReplyBuffer, SHARED_BULK_MIN_BYTES};
+pub use outgoing::{WireBuffer, SHARED_BULK_MIN_BYTES};
 pub use reply::Reply;
 pub use request::{Limits, RequestParser};

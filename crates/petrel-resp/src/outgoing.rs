@@ -1,10 +1,11 @@
-//! Encoded replies waiting to be sent, as a list of byte pieces.
+//! RESP bytes on their way to a socket, as a list of pieces: a server's
+//! replies, or a client's requests.
 //!
-//! Small replies are encoded into one growing buffer, as [`encode`] does. A
-//! big top-level bulk string (a 64 KiB GET) is not copied: the buffer so far
-//! is sealed into a piece, the stored value itself becomes the next piece,
-//! and encoding goes on after it. The engine sends the pieces with one
-//! vectored write, or encrypts them one after another.
+//! Small items are encoded into one growing buffer, as [`encode`] does. A
+//! big bulk string (a 64 KiB GET reply, or a client's 64 KiB SET value) is
+//! not copied: the buffer so far is sealed into a piece, the value itself
+//! becomes the next piece, and encoding goes on after it. The caller sends
+//! the pieces with one vectored write, or encrypts them one after another.
 //!
 //! It must not do I/O; it only decides where the bytes are.
 
@@ -19,15 +20,15 @@ pub const SHARED_BULK_MIN_BYTES: usize = 8 * 1024;
 
 /// Replies in the order they will be sent: finished `pieces`, then `tail`.
 #[derive(Debug, Default)]
-pub struct ReplyBuffer {
+pub struct WireBuffer {
     pieces: Vec<Bytes>,
     pieces_len: usize,
     tail: BytesMut,
 }
 
-impl ReplyBuffer {
-    pub fn with_capacity(bytes: usize) -> ReplyBuffer {
-        ReplyBuffer {
+impl WireBuffer {
+    pub fn with_capacity(bytes: usize) -> WireBuffer {
+        WireBuffer {
             pieces: Vec::new(),
             pieces_len: 0,
             tail: BytesMut::with_capacity(bytes),
@@ -37,20 +38,33 @@ impl ReplyBuffer {
     /// Appends `reply` in the connection's protocol (see [`encode`]).
     pub fn encode(&mut self, reply: Reply, protocol: u8) {
         match reply {
-            Reply::Bulk(data) if data.len() >= SHARED_BULK_MIN_BYTES => {
-                header(&mut self.tail, b'$', data.len());
-                self.seal_tail();
-                self.pieces_len += data.len();
-                self.pieces.push(data);
-                self.tail.put_slice(b"\r\n");
-            }
+            Reply::Bulk(data) => self.put_bulk(data),
             reply => encode(&reply, protocol, &mut self.tail),
         }
+    }
+
+    /// Appends `data` as a bulk string; a big one as a piece of its own.
+    pub fn put_bulk(&mut self, data: Bytes) {
+        header(&mut self.tail, b'$', data.len());
+        if data.len() >= SHARED_BULK_MIN_BYTES {
+            self.seal_tail();
+            self.pieces_len += data.len();
+            self.pieces.push(data);
+        } else {
+            self.tail.put_slice(&data);
+        }
+        self.tail.put_slice(b"\r\n");
     }
 
     /// Appends bytes already in RESP form (an aggregate's header).
     pub fn extend_from_slice(&mut self, bytes: &[u8]) {
         self.tail.extend_from_slice(bytes);
+    }
+
+    /// The buffer after the last piece, for encoders that write RESP into a
+    /// `BytesMut` themselves.
+    pub fn tail_mut(&mut self) -> &mut BytesMut {
+        &mut self.tail
     }
 
     /// Bytes waiting to be sent.
@@ -63,19 +77,19 @@ impl ReplyBuffer {
     }
 
     /// Whether everything is in the one contiguous buffer (no big value was
-    /// kept aside), so a plain write of [`ReplyBuffer::take_contiguous`] sends it.
+    /// kept aside), so a plain write of [`WireBuffer::take_contiguous`] sends it.
     pub fn is_contiguous(&self) -> bool {
         self.pieces.is_empty()
     }
 
-    /// The contiguous buffer, when [`ReplyBuffer::is_contiguous`]; hand it
-    /// back with [`ReplyBuffer::restore_contiguous`] once it was sent.
+    /// The contiguous buffer, when [`WireBuffer::is_contiguous`]; hand it
+    /// back with [`WireBuffer::restore_contiguous`] once it was sent.
     pub fn take_contiguous(&mut self) -> BytesMut {
         debug_assert!(self.pieces.is_empty());
         std::mem::take(&mut self.tail)
     }
 
-    /// Takes back the buffer [`ReplyBuffer::take_contiguous`] lent, emptied,
+    /// Takes back the buffer [`WireBuffer::take_contiguous`] lent, emptied,
     /// keeping its allocation for the next replies.
     pub fn restore_contiguous(&mut self, mut buffer: BytesMut) {
         buffer.clear();
@@ -83,20 +97,27 @@ impl ReplyBuffer {
     }
 
     /// Everything, in order, as pieces; the buffer is sealed into the last.
-    /// Hand the vector back with [`ReplyBuffer::restore_pieces`].
+    /// Hand the vector back with [`WireBuffer::restore_pieces`].
     pub fn take_pieces(&mut self) -> Vec<Bytes> {
         self.seal_tail();
         self.pieces_len = 0;
         std::mem::take(&mut self.pieces)
     }
 
-    /// Takes back the vector [`ReplyBuffer::take_pieces`] lent. Dropping the
+    /// Takes back the vector [`WireBuffer::take_pieces`] lent. Dropping the
     /// sealed pieces lets the buffer reuse their memory.
     pub fn restore_pieces(&mut self, mut pieces: Vec<Bytes>) {
         pieces.clear();
         if self.pieces.is_empty() {
             self.pieces = pieces;
         }
+    }
+
+    /// Drops everything not yet taken.
+    pub fn clear(&mut self) {
+        self.pieces.clear();
+        self.pieces_len = 0;
+        self.tail.clear();
     }
 
     fn seal_tail(&mut self) {
@@ -112,7 +133,7 @@ impl ReplyBuffer {
 mod tests {
     use super::*;
 
-    fn joined(buffer: &mut ReplyBuffer) -> Vec<u8> {
+    fn joined(buffer: &mut WireBuffer) -> Vec<u8> {
         if buffer.is_contiguous() {
             let bytes = buffer.take_contiguous();
             let joined = bytes.to_vec();
@@ -141,7 +162,7 @@ mod tests {
             Reply::Nil,
             Reply::Integer(42),
         ];
-        let mut buffer = ReplyBuffer::with_capacity(64);
+        let mut buffer = WireBuffer::with_capacity(64);
         for reply in replies.clone() {
             buffer.encode(reply, 2);
         }
@@ -160,7 +181,7 @@ mod tests {
             Reply::Integer(7),
             Reply::Bulk(value.clone()),
         ];
-        let mut buffer = ReplyBuffer::with_capacity(64);
+        let mut buffer = WireBuffer::with_capacity(64);
         for reply in replies.clone() {
             buffer.encode(reply, 3);
         }
@@ -183,7 +204,7 @@ mod tests {
     #[test]
     fn a_value_just_under_the_threshold_is_copied() {
         let value = Bytes::from(vec![b'v'; SHARED_BULK_MIN_BYTES - 1]);
-        let mut buffer = ReplyBuffer::default();
+        let mut buffer = WireBuffer::default();
         buffer.encode(Reply::Bulk(value.clone()), 2);
         assert!(buffer.is_contiguous());
         assert_eq!(joined(&mut buffer), encoded(&[Reply::Bulk(value)], 2));
@@ -193,7 +214,7 @@ mod tests {
     fn a_big_value_inside_an_array_is_encoded_inline() {
         let value = Bytes::from(vec![b'v'; 2 * SHARED_BULK_MIN_BYTES]);
         let reply = Reply::Array(vec![Reply::Bulk(value), Reply::Nil]);
-        let mut buffer = ReplyBuffer::default();
+        let mut buffer = WireBuffer::default();
         buffer.extend_from_slice(b"*1\r\n");
         buffer.encode(reply.clone(), 2);
         let mut expected = b"*1\r\n".to_vec();
