@@ -7,8 +7,12 @@
 # writes the medians, the ratio and the exact commands to
 # bench/results/<date>-loadgen-vs-redis-benchmark.md.
 #
+# With TLS=1 the same runs go over TLS (redis-server's tls-port, both
+# generators with --tls and the same CA, client authentication off), into
+# <date>-loadgen-vs-redis-benchmark-tls.md.
+#
 # Environment: SERVER_CORE (0), CLIENT_CORE (1), ROUNDS (5), PORT (7390),
-# PETREL_BENCH (target/release/petrel-bench), OUT (the results file).
+# TLS (0), PETREL_BENCH (target/release/petrel-bench), OUT (the results file).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,33 +22,52 @@ CLIENT_CORE="${CLIENT_CORE:-1}"
 ROUNDS="${ROUNDS:-5}"
 PORT="${PORT:-7390}"
 PETREL_BENCH="${PETREL_BENCH:-$root/target/release/petrel-bench}"
-OUT="${OUT:-$here/results/$(date +%Y-%m-%d)-loadgen-vs-redis-benchmark.md}"
+TLS="${TLS:-0}"
+suffix=""; [ "$TLS" = 1 ] && suffix="-tls"
+OUT="${OUT:-$here/results/$(date +%Y-%m-%d)-loadgen-vs-redis-benchmark$suffix.md}"
 
-for tool in redis-server redis-benchmark redis-cli taskset python3; do
+for tool in redis-server redis-benchmark redis-cli taskset python3 openssl; do
     command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install -y redis-server redis-tools util-linux)" >&2; exit 1; }
 done
 [ -x "$PETREL_BENCH" ] || { echo "missing $PETREL_BENCH (cargo build --release -p petrel-bench)" >&2; exit 1; }
 
 work="$(mktemp -d)"
+# Options each client needs for the transport: none, or TLS with the run's CA.
+cli_tls=(); rb_tls=""; pb_tls=""; server_listen=(--port "$PORT")
+if [ "$TLS" = 1 ]; then
+    ssl() { openssl "$@" >/dev/null 2>&1; }
+    ssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/ca.key" \
+        -out "$work/ca.pem" -days 2 -subj "/CN=loadgen CA"
+    ssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/server.key" \
+        -out "$work/server.csr" -subj "/CN=localhost"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$work/server.ext"
+    ssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial \
+        -out "$work/server.pem" -days 2 -extfile "$work/server.ext"
+    server_listen=(--port 0 --tls-port "$PORT" --tls-cert-file "$work/server.pem"
+        --tls-key-file "$work/server.key" --tls-ca-cert-file "$work/ca.pem" --tls-auth-clients no)
+    cli_tls=(--tls --cacert "$work/ca.pem")
+    rb_tls="--tls --cacert $work/ca.pem"
+    pb_tls="--tls --cacert $work/ca.pem"
+fi
 cleanup() {
-    redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+    redis-cli "${cli_tls[@]}" -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-taskset -c "$SERVER_CORE" redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no \
+taskset -c "$SERVER_CORE" redis-server "${server_listen[@]}" --bind 127.0.0.1 --save '' --appendonly no \
     --daemonize yes --logfile "$work/redis.log" --dir "$work"
-for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 50); do redis-cli "${cli_tls[@]}" -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 # requests per setting: enough for a few seconds of load at each pipeline depth.
 requests_for() { if [ "$1" = 1 ]; then echo 300000; else echo 1600000; fi; }
 
 rb_command() { # pipeline test
-    echo "taskset -c $CLIENT_CORE redis-benchmark -h 127.0.0.1 -p $PORT -c 50 -n $(requests_for "$1") -P $1 -d 32 -r 100000 -t $2 -q"
+    echo "taskset -c $CLIENT_CORE redis-benchmark -h 127.0.0.1 -p $PORT $rb_tls -c 50 -n $(requests_for "$1") -P $1 -d 32 -r 100000 -t $2 -q"
 }
 pb_command() { # pipeline ratio
     local per_client=$(( $(requests_for "$1") / 50 ))
-    echo "taskset -c $CLIENT_CORE $PETREL_BENCH -s 127.0.0.1 -p $PORT -t 1 -c 50 --pipeline $1 -d 32 --ratio $2 --key-maximum 100000 -n $per_client --hide-histogram --json-out-file $work/pb.json"
+    echo "taskset -c $CLIENT_CORE $PETREL_BENCH -s 127.0.0.1 -p $PORT $pb_tls -t 1 -c 50 --pipeline $1 -d 32 --ratio $2 --key-maximum 100000 -n $per_client --hide-histogram --json-out-file $work/pb.json"
 }
 
 # One measurement: prints "<ops/s> <cpu seconds of the generator>".
@@ -69,7 +92,7 @@ for pipeline in 1 16; do
         ratio=$([ "$op" = set ] && echo 1:0 || echo 0:1)
         # SET rounds run first and fill the key space, so GET rounds mostly hit
         # (as redis-benchmark's GET test follows its SET test).
-        [ "$op" = set ] && redis-cli -p "$PORT" flushall >/dev/null
+        [ "$op" = set ] && redis-cli "${cli_tls[@]}" -p "$PORT" flushall >/dev/null
         for round in $(seq "$ROUNDS"); do
             echo "rb $pipeline $op $round $(measure_rb "$pipeline" "$op")" | tee -a "$results" >&2
             echo "pb $pipeline $op $round $(measure_pb "$pipeline" "$ratio")" | tee -a "$results" >&2
@@ -79,17 +102,18 @@ done
 
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 commit="$(git -C "$root" log -1 --format=%h -- crates/petrel-bench 2>/dev/null || echo unknown)"
-python3 - "$results" "$OUT" "$ROUNDS" "$SERVER_CORE" "$CLIENT_CORE" "$load_before" "$load_after" "$commit" \
+transport=$([ "$TLS" = 1 ] && echo "TLS (client authentication off)" || echo plain)
+python3 - "$results" "$OUT" "$ROUNDS" "$SERVER_CORE" "$CLIENT_CORE" "$load_before" "$load_after" "$commit" "$transport" \
     "$(rb_command 1 set)" "$(pb_command 1 1:0)" "$(rb_command 16 get)" "$(pb_command 16 0:1)" "$(redis-server --version)" <<'EOF'
 import statistics, sys, datetime, platform, subprocess
-path, out, rounds, server_core, client_core, load_before, load_after, commit, rb1, pb1, rb16, pb16, redis_version = sys.argv[1:]
+path, out, rounds, server_core, client_core, load_before, load_after, commit, transport, rb1, pb1, rb16, pb16, redis_version = sys.argv[1:]
 rows = {}
 for line in open(path):
     tool, pipeline, op, _round, ops, cpu = line.split()
     rows.setdefault((int(pipeline), op, tool), []).append((float(ops), float(cpu)))
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
 lines = [
-    f"# petrel-bench vs redis-benchmark ({datetime.date.today()})",
+    f"# petrel-bench vs redis-benchmark, {transport} ({datetime.date.today()})",
     "",
     f"Host: {cpu_model}, {platform.release()}; {redis_version.split(' sha')[0]};"
     f" petrel-bench (release build) at the last commit touching crates/petrel-bench: {commit}.",
@@ -126,7 +150,7 @@ lines += [
     rb1, pb1, rb16, pb16,
     "```",
     "",
-    "Reproduce: `bench/loadgen-vs-redis-benchmark.sh` (env: SERVER_CORE, CLIENT_CORE, ROUNDS, PORT).",
+    "Reproduce: `bench/loadgen-vs-redis-benchmark.sh` (env: SERVER_CORE, CLIENT_CORE, ROUNDS, PORT, TLS=1 for TLS).",
 ]
 open(out, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
