@@ -14,8 +14,9 @@
 //! `transport` (plain and TLS byte streams over monoio), `client` (one
 //! connection's request loop), `runner` (threads and the progress line).
 //! It must not depend on any Petrel server crate (it uses `petrel-resp` for
-//! the wire format and `petrel-iovec` for vectored writes, nothing else), so
-//! that it measures Redis and Petrel the same way.
+//! the wire format, `petrel-iovec` for vectored writes and
+//! `petrel-tls-record` for TLS send buffers, nothing else), so that it
+//! measures Redis and Petrel the same way.
 
 pub mod client;
 pub mod config;

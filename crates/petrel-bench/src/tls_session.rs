@@ -11,18 +11,11 @@
 
 use std::sync::Arc;
 
+use petrel_tls_record::RecordBuffer;
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError};
 use rustls::ClientConfig;
-
-/// Per-record room beyond the plaintext: header, tag, content type and
-/// TLS 1.2's explicit nonce, rounded up.
-const RECORD_OVERHEAD_BYTES: usize = 64;
-/// Largest plaintext rustls puts in one record.
-const MAX_FRAGMENT_BYTES: usize = 16 * 1024;
-/// Room for handshake messages rustls queues on its own (a KeyUpdate).
-const QUEUED_MESSAGE_BYTES: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -54,63 +47,11 @@ enum Request<'a> {
     Encrypt(&'a [u8]),
 }
 
-/// Ciphertext to send. The vector stays initialised to its full length, so
-/// rustls writes into its tail without a fill per call.
-#[derive(Default)]
-struct Outgoing {
-    buffer: Vec<u8>,
-    filled: usize,
-}
-
-impl Outgoing {
-    fn ensure_tail(&mut self, bytes: usize) {
-        let needed = self.filled + bytes;
-        if self.buffer.len() < needed {
-            self.buffer.resize(needed.max(self.buffer.len() * 2), 0);
-        }
-    }
-
-    /// Lets rustls write into the tail, growing it when rustls says how much
-    /// room it needs (`required` reads that from its error).
-    fn append_with<E>(
-        &mut self,
-        mut write: impl FnMut(&mut [u8]) -> Result<usize, E>,
-        required: impl Fn(&E) -> Option<usize>,
-    ) -> Result<(), E> {
-        loop {
-            match write(&mut self.buffer[self.filled..]) {
-                Ok(written) => {
-                    self.filled += written;
-                    return Ok(());
-                }
-                Err(error) => match required(&error) {
-                    Some(bytes) => self.ensure_tail(bytes),
-                    None => return Err(error),
-                },
-            }
-        }
-    }
-}
-
-fn encode_room(error: &EncodeError) -> Option<usize> {
-    match error {
-        EncodeError::InsufficientSize(size) => Some(size.required_size),
-        _ => None,
-    }
-}
-
-fn encrypt_room(error: &EncryptError) -> Option<usize> {
-    match error {
-        EncryptError::InsufficientSize(size) => Some(size.required_size),
-        _ => None,
-    }
-}
-
 pub struct ClientSession {
     conn: UnbufferedClientConnection,
     /// Ciphertext received and not yet consumed, from its first byte.
     incoming: Vec<u8>,
-    outgoing: Outgoing,
+    outgoing: RecordBuffer,
     peer_closed: bool,
     /// A call failed: rustls is not called again.
     failed: bool,
@@ -125,7 +66,7 @@ impl ClientSession {
         Ok(ClientSession {
             conn: UnbufferedClientConnection::new(config, server_name)?,
             incoming: Vec::with_capacity(receive_bytes),
-            outgoing: Outgoing::default(),
+            outgoing: RecordBuffer::default(),
             peer_closed: false,
             failed: false,
         })
@@ -154,18 +95,12 @@ impl ClientSession {
     /// The ciphertext to send and how much of the buffer it fills; hand the
     /// buffer back with `sent`.
     pub fn take_outgoing(&mut self) -> Option<(Vec<u8>, usize)> {
-        if self.outgoing.filled == 0 {
-            return None;
-        }
-        let filled = std::mem::replace(&mut self.outgoing.filled, 0);
-        Some((std::mem::take(&mut self.outgoing.buffer), filled))
+        self.outgoing.take()
     }
 
     /// Returns the buffer `take_outgoing` lent, to be reused.
     pub fn sent(&mut self, buffer: Vec<u8>) {
-        if self.outgoing.buffer.is_empty() {
-            self.outgoing.buffer = buffer;
-        }
+        self.outgoing.give_back(buffer);
     }
 
     /// Processes every complete record received: handshake messages (whose
@@ -181,9 +116,7 @@ impl ClientSession {
         if data.is_empty() {
             return Ok(());
         }
-        let records = data.len() / MAX_FRAGMENT_BYTES + 1;
-        self.outgoing
-            .ensure_tail(data.len() + records * RECORD_OVERHEAD_BYTES + QUEUED_MESSAGE_BYTES);
+        self.outgoing.reserve_for_plaintext(data.len());
         self.drive(plaintext, Request::Encrypt(data)).map(|_| ())
     }
 
@@ -229,7 +162,7 @@ impl ClientSession {
                     // Send the alert rustls queued, so the server learns why.
                     let status = conn.process_tls_records(&mut incoming[*consumed..]);
                     if let Ok(ConnectionState::EncodeTlsData(mut encode)) = status.state {
-                        let _ = outgoing.append_with(|tail| encode.encode(tail), encode_room);
+                        let _ = outgoing.append_encoded(|tail| encode.encode(tail));
                     }
                     return Err(error.into());
                 }
@@ -252,9 +185,7 @@ impl ClientSession {
                     }
                 }
                 ConnectionState::EncodeTlsData(mut encode) => {
-                    if let Err(error) =
-                        outgoing.append_with(|tail| encode.encode(tail), encode_room)
-                    {
+                    if let Err(error) = outgoing.append_encoded(|tail| encode.encode(tail)) {
                         failure = Some(SessionError::Encode(error));
                     }
                 }
@@ -277,7 +208,7 @@ impl ClientSession {
                         std::mem::replace(&mut request, Request::Nothing)
                     {
                         if let Err(error) =
-                            outgoing.append_with(|tail| traffic.encrypt(data, tail), encrypt_room)
+                            outgoing.append_encrypted(|tail| traffic.encrypt(data, tail))
                         {
                             failure = Some(SessionError::Encrypt(error));
                         }
@@ -304,45 +235,48 @@ impl ClientSession {
     }
 }
 
+/// A self-signed server certificate and a client that trusts it, on
+/// `versions`: for tests that run a real rustls peer against this crate.
+#[cfg(test)]
+pub(crate) fn test_configs(
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> (Arc<rustls::ServerConfig>, Arc<ClientConfig>) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("certificate");
+    let cert_der = CertificateDer::from(cert.der().to_vec());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert_der.clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .expect("server config");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert_der).expect("root");
+    let client = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (Arc::new(server), Arc::new(client))
+}
+
 #[cfg(test)]
 mod tests {
     //! A real rustls server against the session, through byte buffers.
 
     use std::io::{Read, Write};
 
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-    use rustls::{ServerConfig, ServerConnection};
+    use rustls::ServerConnection;
 
     use super::*;
-
-    fn configs(
-        versions: &[&'static rustls::SupportedProtocolVersion],
-    ) -> (Arc<ServerConfig>, Arc<ClientConfig>) {
-        let key = rcgen::KeyPair::generate().expect("key");
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .expect("params")
-            .self_signed(&key)
-            .expect("certificate");
-        let cert_der = CertificateDer::from(cert.der().to_vec());
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let server = ServerConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(versions)
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert_der.clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .expect("server config");
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(cert_der).expect("root");
-        let client = ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(versions)
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        (Arc::new(server), Arc::new(client))
-    }
 
     fn server_bytes(server: &mut ServerConnection) -> Vec<u8> {
         let mut out = Vec::new();
@@ -373,7 +307,7 @@ mod tests {
     fn connect(
         versions: &[&'static rustls::SupportedProtocolVersion],
     ) -> (ClientSession, ServerConnection) {
-        let (server_config, client_config) = configs(versions);
+        let (server_config, client_config) = test_configs(versions);
         let name = ServerName::try_from("localhost").expect("name");
         let mut session = ClientSession::new(client_config, name, 4096).expect("session");
         let mut server = ServerConnection::new(server_config).expect("server");

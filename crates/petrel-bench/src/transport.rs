@@ -319,36 +319,14 @@ mod tests {
     fn counting_tls_server(
         expected: usize,
     ) -> (SocketAddr, TlsContext, std::thread::JoinHandle<Vec<u8>>) {
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-        let key = rcgen::KeyPair::generate().expect("key");
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-            .expect("params")
-            .self_signed(&key)
-            .expect("certificate");
-        let cert_der = CertificateDer::from(cert.der().to_vec());
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert_der.clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .expect("server config");
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(cert_der).expect("trust the certificate");
-        let client_config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        use rustls::pki_types::ServerName;
+        let (server_config, client_config) =
+            crate::tls_session::test_configs(rustls::DEFAULT_VERSIONS);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
         let server = std::thread::spawn(move || {
             let (tcp, _) = listener.accept().expect("accept");
-            let session =
-                rustls::ServerConnection::new(std::sync::Arc::new(server_config)).expect("session");
+            let session = rustls::ServerConnection::new(server_config).expect("session");
             let mut stream = rustls::StreamOwned::new(session, tcp);
             let mut received = vec![0u8; expected];
             stream
@@ -359,7 +337,7 @@ mod tests {
             received
         });
         let context = TlsContext {
-            config: std::sync::Arc::new(client_config),
+            config: client_config,
             server_name: ServerName::try_from("localhost").expect("name"),
         };
         (addr, context, server)

@@ -16,15 +16,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use petrel_tls::rustls::server::UnbufferedServerConnection;
 use petrel_tls::rustls::unbuffered::{ConnectionState, EncodeError, EncryptError};
 use petrel_tls::rustls::{self, ServerConfig};
+use petrel_tls_record::{RecordBuffer, MAX_FRAGMENT_BYTES};
 use std::sync::Arc;
-
-/// Per-record room beyond the plaintext: header, tag, content type, and the
-/// explicit nonce of TLS 1.2 GCM, rounded up.
-const RECORD_OVERHEAD_BYTES: usize = 64;
-/// Largest plaintext fragment rustls puts in one record.
-const MAX_FRAGMENT_BYTES: usize = 16 * 1024;
-/// Room for handshake messages queued behind our back (a KeyUpdate).
-const QUEUED_MESSAGE_BYTES: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SessionError {
@@ -66,69 +59,11 @@ enum Request<'a> {
     CloseNotify,
 }
 
-/// Ciphertext on its way to the socket. The vector stays initialized to
-/// its full length so rustls can write into its tail without a fill per call.
-#[derive(Default)]
-struct Outgoing {
-    buffer: Vec<u8>,
-    filled: usize,
-}
-
-impl Outgoing {
-    fn tail(&mut self) -> &mut [u8] {
-        &mut self.buffer[self.filled..]
-    }
-
-    fn ensure_tail(&mut self, bytes: usize) {
-        let needed = self.filled + bytes;
-        if self.buffer.len() < needed {
-            self.buffer.resize(needed.max(self.buffer.len() * 2), 0);
-        }
-    }
-
-    /// Lets rustls write into the tail, growing it whenever rustls says how
-    /// much room it needs (`required` reads that from its error), then keeps
-    /// what it wrote.
-    fn append_with<E>(
-        &mut self,
-        mut write: impl FnMut(&mut [u8]) -> Result<usize, E>,
-        required: impl Fn(&E) -> Option<usize>,
-    ) -> Result<(), E> {
-        loop {
-            match write(self.tail()) {
-                Ok(written) => {
-                    self.filled += written;
-                    return Ok(());
-                }
-                // `required` counts from the tail's start.
-                Err(error) => match required(&error) {
-                    Some(bytes) => self.ensure_tail(bytes),
-                    None => return Err(error),
-                },
-            }
-        }
-    }
-}
-
-fn encode_room(error: &EncodeError) -> Option<usize> {
-    match error {
-        EncodeError::InsufficientSize(size) => Some(size.required_size),
-        _ => None,
-    }
-}
-
-fn encrypt_room(error: &EncryptError) -> Option<usize> {
-    match error {
-        EncryptError::InsufficientSize(size) => Some(size.required_size),
-        _ => None,
-    }
-}
-
 pub(crate) struct TlsSession {
     conn: UnbufferedServerConnection,
     /// Ciphertext read from the socket; rustls's discards advance its front.
     incoming: BytesMut,
-    outgoing: Outgoing,
+    outgoing: RecordBuffer,
     /// Plaintext decoded while nobody was reading (during the handshake or a
     /// send); the next read takes it first.
     held: BytesMut,
@@ -150,7 +85,7 @@ impl TlsSession {
             conn: UnbufferedServerConnection::new(config)?,
             unprocessed: !initial.is_empty(),
             incoming: initial,
-            outgoing: Outgoing::default(),
+            outgoing: RecordBuffer::default(),
             held: BytesMut::new(),
             peer_closed: false,
             failed: false,
@@ -196,7 +131,7 @@ impl TlsSession {
     /// Bytes that would be lost if the session changed hands now: ciphertext
     /// not decoded, plaintext not delivered, records not sent.
     pub fn holds_data(&self) -> bool {
-        !self.incoming.is_empty() || !self.held.is_empty() || self.outgoing.filled > 0
+        !self.incoming.is_empty() || !self.held.is_empty() || self.outgoing.filled() > 0
     }
 
     pub fn into_connection(self) -> UnbufferedServerConnection {
@@ -226,9 +161,7 @@ impl TlsSession {
         if plaintext.is_empty() {
             return Ok(());
         }
-        let records = plaintext.len() / MAX_FRAGMENT_BYTES + 1;
-        self.outgoing
-            .ensure_tail(plaintext.len() + records * RECORD_OVERHEAD_BYTES + QUEUED_MESSAGE_BYTES);
+        self.outgoing.reserve_for_plaintext(plaintext.len());
         self.drive(None, Request::Encrypt(plaintext)).map(|_| ())
     }
 
@@ -278,18 +211,12 @@ impl TlsSession {
     /// The ciphertext to send, as a buffer and its filled length; hand the
     /// buffer back with `sent` once it went out.
     pub fn take_outgoing(&mut self) -> Option<(Vec<u8>, usize)> {
-        if self.outgoing.filled == 0 {
-            return None;
-        }
-        let filled = std::mem::replace(&mut self.outgoing.filled, 0);
-        Some((std::mem::take(&mut self.outgoing.buffer), filled))
+        self.outgoing.take()
     }
 
     /// Returns the buffer `take_outgoing` lent, to be reused.
     pub fn sent(&mut self, buffer: Vec<u8>) {
-        if self.outgoing.buffer.is_empty() {
-            self.outgoing.buffer = buffer;
-        }
+        self.outgoing.give_back(buffer);
     }
 
     /// The ciphertext to send as an owned vector of exactly its bytes.
@@ -375,9 +302,7 @@ impl TlsSession {
                     }
                 }
                 ConnectionState::EncodeTlsData(mut encode) => {
-                    if let Err(error) =
-                        outgoing.append_with(|tail| encode.encode(tail), encode_room)
-                    {
+                    if let Err(error) = outgoing.append_encoded(|tail| encode.encode(tail)) {
                         failure = Some(SessionError::Encode(error));
                     }
                 }
@@ -406,10 +331,11 @@ impl TlsSession {
                             Ok(())
                         }
                         Request::Encrypt(data) => {
-                            outgoing.append_with(|tail| traffic.encrypt(data, tail), encrypt_room)
+                            outgoing.append_encrypted(|tail| traffic.encrypt(data, tail))
                         }
-                        Request::CloseNotify => outgoing
-                            .append_with(|tail| traffic.queue_close_notify(tail), encrypt_room),
+                        Request::CloseNotify => {
+                            outgoing.append_encrypted(|tail| traffic.queue_close_notify(tail))
+                        }
                     };
                     if let Err(error) = written {
                         failure = Some(SessionError::Encrypt(error));
@@ -446,11 +372,11 @@ impl TlsSession {
 fn drain_alerts(
     conn: &mut UnbufferedServerConnection,
     incoming: &mut BytesMut,
-    outgoing: &mut Outgoing,
+    outgoing: &mut RecordBuffer,
 ) {
     let status = conn.process_tls_records(&mut incoming[..]);
     if let Ok(ConnectionState::EncodeTlsData(mut encode)) = status.state {
-        let _ = outgoing.append_with(|tail| encode.encode(tail), encode_room);
+        let _ = outgoing.append_encoded(|tail| encode.encode(tail));
     }
 }
 

@@ -157,6 +157,18 @@ impl TlsStream {
         result
     }
 
+    /// Sends what was just encrypted; after a failed encryption, the alert
+    /// rustls may have queued, and then the error.
+    async fn send_encrypted(&mut self, encrypted: Result<(), SessionError>) -> io::Result<()> {
+        match encrypted {
+            Ok(()) => self.flush().await,
+            Err(error) => {
+                let _ = self.flush().await;
+                Err(error.into())
+            }
+        }
+    }
+
     /// Sends every record the session has ready, in one write.
     async fn flush(&mut self) -> io::Result<()> {
         let Some((buffer, filled)) = self.session.take_outgoing() else {
@@ -200,27 +212,14 @@ impl Transport for TlsStream {
     }
 
     async fn write_all(&mut self, buffer: BytesMut) -> (io::Result<()>, BytesMut) {
-        let result = match self.session.encrypt(&buffer) {
-            Ok(()) => self.flush().await,
-            Err(error) => {
-                // A fatal error may have queued an alert.
-                let _ = self.flush().await;
-                Err(error.into())
-            }
-        };
-        (result, buffer)
+        let encrypted = self.session.encrypt(&buffer);
+        (self.send_encrypted(encrypted).await, buffer)
     }
 
     /// The pieces make the records one buffer would, sent in one write.
     async fn write_pieces(&mut self, pieces: Vec<Bytes>) -> (io::Result<()>, Vec<Bytes>) {
-        let result = match self.session.encrypt_pieces(&pieces) {
-            Ok(()) => self.flush().await,
-            Err(error) => {
-                let _ = self.flush().await;
-                Err(error.into())
-            }
-        };
-        (result, pieces)
+        let encrypted = self.session.encrypt_pieces(&pieces);
+        (self.send_encrypted(encrypted).await, pieces)
     }
 
     async fn close(&mut self) {
