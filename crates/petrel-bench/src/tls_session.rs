@@ -11,7 +11,9 @@
 
 use std::sync::Arc;
 
-use petrel_tls_record::RecordBuffer;
+use bytes::Bytes;
+
+use petrel_tls_record::{RecordBuffer, RecordStaging};
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::ServerName;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError};
@@ -52,6 +54,8 @@ pub struct ClientSession {
     /// Ciphertext received and not yet consumed, from its first byte.
     incoming: Vec<u8>,
     outgoing: RecordBuffer,
+    /// Gathers the bytes of a request's pieces that share a record.
+    staging: RecordStaging,
     peer_closed: bool,
     /// A call failed: rustls is not called again.
     failed: bool,
@@ -67,6 +71,7 @@ impl ClientSession {
             conn: UnbufferedClientConnection::new(config, server_name)?,
             incoming: Vec::with_capacity(receive_bytes),
             outgoing: RecordBuffer::default(),
+            staging: RecordStaging::default(),
             peer_closed: false,
             failed: false,
         })
@@ -120,6 +125,19 @@ impl ClientSession {
         self.drive(plaintext, Request::Encrypt(data)).map(|_| ())
     }
 
+    /// Encrypts `pieces` into the records one contiguous buffer of them
+    /// would make, copying only the bytes that share a record.
+    pub fn encrypt_pieces(
+        &mut self,
+        pieces: &[Bytes],
+        plaintext: &mut Vec<u8>,
+    ) -> Result<(), SessionError> {
+        let mut staging = std::mem::take(&mut self.staging);
+        let result = staging.encrypt_pieces(pieces, |run| self.encrypt(run, plaintext));
+        self.staging = staging;
+        result
+    }
+
     fn drive(
         &mut self,
         plaintext: &mut Vec<u8>,
@@ -151,6 +169,7 @@ impl ClientSession {
             outgoing,
             peer_closed,
             failed: _,
+            staging: _,
         } = self;
         loop {
             let status = conn.process_tls_records(&mut incoming[*consumed..]);

@@ -84,8 +84,6 @@ pub struct TlsStream {
     session: ClientSession,
     /// Plaintext that arrived while sending, for the next read.
     held: Vec<u8>,
-    /// A request sent as pieces, joined before encryption.
-    joined: Vec<u8>,
 }
 
 impl Transport {
@@ -160,16 +158,9 @@ impl Transport {
                 let (result, pieces) = petrel_iovec::write_pieces(tcp, pieces).await;
                 (result.map_err(StreamError::from), pieces)
             }
-            // The same records a contiguous request would make.
             Transport::Tls(stream) => {
-                let mut joined = std::mem::take(&mut stream.joined);
-                joined.clear();
-                for piece in &pieces {
-                    joined.extend_from_slice(piece);
-                }
-                let result = stream.write_plaintext(&joined).await;
-                stream.joined = joined;
-                (result, pieces)
+                let encrypted = stream.session.encrypt_pieces(&pieces, &mut stream.held);
+                (stream.send_encrypted(encrypted).await, pieces)
             }
         };
         out.restore_pieces(pieces);
@@ -207,7 +198,6 @@ impl TlsStream {
             tcp,
             session,
             held: Vec::new(),
-            joined: Vec::new(),
         };
         let mut plaintext = Vec::new();
         loop {
@@ -229,8 +219,16 @@ impl TlsStream {
 
     async fn write_plaintext(&mut self, plaintext: &[u8]) -> Result<(), StreamError> {
         let encrypted = self.session.encrypt(plaintext, &mut self.held);
+        self.send_encrypted(encrypted).await
+    }
+
+    /// Sends what was just encrypted; after a failed encryption, the alert
+    /// rustls may have queued, and then the error.
+    async fn send_encrypted(
+        &mut self,
+        encrypted: Result<(), SessionError>,
+    ) -> Result<(), StreamError> {
         if let Err(error) = encrypted {
-            // A fatal error may have queued an alert.
             let _ = self.flush().await;
             return Err(error.into());
         }

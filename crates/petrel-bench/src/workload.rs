@@ -233,13 +233,13 @@ impl Generator {
         } else {
             b"*3\r\n$3\r\nSET\r\n"
         });
-        put_bulk(head, &self.key_buf);
-        out.put_bulk(self.value_source.slice(start..start + size));
+        petrel_resp::encode_bulk(&self.key_buf, head);
+        out.put_bulk_of(&self.value_source, start..start + size);
         if let Some(seconds) = expiry {
             let mut digits = [0u8; 20];
             let tail = out.tail_mut();
-            put_bulk(tail, b"EX");
-            put_bulk(tail, format_decimal(seconds, &mut digits));
+            petrel_resp::encode_bulk(b"EX", tail);
+            petrel_resp::encode_bulk(format_decimal(seconds, &mut digits), tail);
         }
     }
 
@@ -401,17 +401,6 @@ pub fn parallel_slice(min: u64, max: u64, client_index: u64, total_clients: u64)
         start.saturating_add(range - 1).min(max)
     };
     (start, end)
-}
-
-/// Appends `bytes` as a RESP bulk string.
-fn put_bulk(out: &mut BytesMut, bytes: &[u8]) {
-    let mut digits = [0u8; 20];
-    out.reserve(bytes.len() + 24);
-    out.put_u8(b'$');
-    out.put_slice(format_decimal(bytes.len() as u64, &mut digits));
-    out.put_slice(b"\r\n");
-    out.put_slice(bytes);
-    out.put_slice(b"\r\n");
 }
 
 /// Writes `value` in decimal into `buf` and returns the digits.

@@ -16,7 +16,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use petrel_tls::rustls::server::UnbufferedServerConnection;
 use petrel_tls::rustls::unbuffered::{ConnectionState, EncodeError, EncryptError};
 use petrel_tls::rustls::{self, ServerConfig};
-use petrel_tls_record::{RecordBuffer, MAX_FRAGMENT_BYTES};
+use petrel_tls_record::{RecordBuffer, RecordStaging};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +75,7 @@ pub(crate) struct TlsSession {
     failed: bool,
     /// Plaintext gathered from several pieces into one record (see
     /// [`TlsSession::encrypt_pieces`]); never more than one record's worth.
-    staging: Vec<u8>,
+    staging: RecordStaging,
 }
 
 impl TlsSession {
@@ -89,7 +89,7 @@ impl TlsSession {
             held: BytesMut::new(),
             peer_closed: false,
             failed: false,
-            staging: Vec::new(),
+            staging: RecordStaging::default(),
         })
     }
 
@@ -171,36 +171,9 @@ impl TlsSession {
     /// value between small replies costs no tiny records and little copying.
     pub fn encrypt_pieces(&mut self, pieces: &[Bytes]) -> Result<(), SessionError> {
         let mut staging = std::mem::take(&mut self.staging);
-        staging.clear();
-        let result = self.encrypt_staged(pieces, &mut staging);
+        let result = staging.encrypt_pieces(pieces, |run| self.encrypt(run));
         self.staging = staging;
         result
-    }
-
-    fn encrypt_staged(
-        &mut self,
-        pieces: &[Bytes],
-        staging: &mut Vec<u8>,
-    ) -> Result<(), SessionError> {
-        for piece in pieces {
-            let mut rest: &[u8] = piece;
-            if staging.len() + rest.len() <= MAX_FRAGMENT_BYTES {
-                staging.extend_from_slice(rest);
-                continue;
-            }
-            if !staging.is_empty() {
-                let (head, tail) = rest.split_at(MAX_FRAGMENT_BYTES - staging.len());
-                staging.extend_from_slice(head);
-                self.encrypt(staging)?;
-                staging.clear();
-                rest = tail;
-            }
-            let (whole_records, remainder) =
-                rest.split_at(rest.len() - rest.len() % MAX_FRAGMENT_BYTES);
-            self.encrypt(whole_records)?;
-            staging.extend_from_slice(remainder);
-        }
-        self.encrypt(staging)
     }
 
     /// Queues a close_notify alert.
@@ -395,6 +368,7 @@ mod tests {
     use petrel_tls::testing::{self, Profile, Validity};
 
     use super::*;
+    use petrel_tls_record::MAX_FRAGMENT_BYTES;
 
     const TLS12: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
     const TLS13: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];

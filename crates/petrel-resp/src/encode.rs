@@ -98,6 +98,11 @@ pub(crate) fn header(out: &mut BytesMut, marker: u8, count: usize) {
     out.put_slice(b"\r\n");
 }
 
+/// Appends `data` as a RESP bulk string (`$<len>\r\n<data>\r\n`).
+pub fn encode_bulk(data: &[u8], out: &mut BytesMut) {
+    bulk(out, b'$', data);
+}
+
 fn bulk(out: &mut BytesMut, marker: u8, data: &[u8]) {
     header(out, marker, data.len());
     out.reserve(data.len() + 2);

@@ -10,7 +10,7 @@
 //! followed by a possibly incomplete one; they never consume anything, the
 //! caller advances by the returned length.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use crate::error::ProtocolError;
 
@@ -133,16 +133,9 @@ pub fn scan_frame(buf: &[u8]) -> Result<Option<FrameSummary>, ProtocolError> {
 pub fn encode_command(args: &[&[u8]], out: &mut BytesMut) {
     let payload: usize = args.iter().map(|arg| arg.len() + 16).sum();
     out.reserve(payload + 16);
-    let mut digits = itoa::Buffer::new();
-    out.put_u8(b'*');
-    out.put_slice(digits.format(args.len()).as_bytes());
-    out.put_slice(b"\r\n");
+    crate::encode::header(out, b'*', args.len());
     for arg in args {
-        out.put_u8(b'$');
-        out.put_slice(digits.format(arg.len()).as_bytes());
-        out.put_slice(b"\r\n");
-        out.put_slice(arg);
-        out.put_slice(b"\r\n");
+        crate::encode::encode_bulk(arg, out);
     }
 }
 

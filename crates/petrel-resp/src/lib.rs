@@ -18,7 +18,7 @@ mod outgoing;
 mod reply;
 mod request;
 
-pub use encode::encode;
+pub use encode::{encode, encode_bulk};
 pub use error::ProtocolError;
 pub use frame::{encode_command, parse_frame, scan_frame, Frame, FrameSummary, FRAME_DEPTH_MAX};
 pub use outgoing::{WireBuffer, SHARED_BULK_MIN_BYTES};

@@ -9,9 +9,11 @@
 //!
 //! It must not do I/O; it only decides where the bytes are.
 
+use std::ops::Range;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::encode::{encode, header};
+use crate::encode::{encode, encode_bulk, header};
 use crate::reply::Reply;
 
 /// Bulk strings at least this long are sent from the value they came from.
@@ -45,14 +47,29 @@ impl WireBuffer {
 
     /// Appends `data` as a bulk string; a big one as a piece of its own.
     pub fn put_bulk(&mut self, data: Bytes) {
-        header(&mut self.tail, b'$', data.len());
-        if data.len() >= SHARED_BULK_MIN_BYTES {
-            self.seal_tail();
-            self.pieces_len += data.len();
-            self.pieces.push(data);
+        if data.len() < SHARED_BULK_MIN_BYTES {
+            encode_bulk(&data, &mut self.tail);
         } else {
-            self.tail.put_slice(&data);
+            self.put_shared_bulk(data);
         }
+    }
+
+    /// Appends `source[range]` as a bulk string; a big one as a piece of
+    /// its own (a slice of `source`, no copy), a small one copied without
+    /// touching `source`'s reference count.
+    pub fn put_bulk_of(&mut self, source: &Bytes, range: Range<usize>) {
+        if range.len() < SHARED_BULK_MIN_BYTES {
+            encode_bulk(&source[range], &mut self.tail);
+        } else {
+            self.put_shared_bulk(source.slice(range));
+        }
+    }
+
+    fn put_shared_bulk(&mut self, data: Bytes) {
+        header(&mut self.tail, b'$', data.len());
+        self.seal_tail();
+        self.pieces_len += data.len();
+        self.pieces.push(data);
         self.tail.put_slice(b"\r\n");
     }
 

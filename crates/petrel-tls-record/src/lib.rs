@@ -1,7 +1,8 @@
 //! The outgoing side of rustls's unbuffered API: the caller owns the buffer
 //! that records are written into, and grows it when rustls says how much
 //! room it needs. The server's TLS sessions and the load generator's client
-//! sessions both send from a [`RecordBuffer`].
+//! sessions both send from a [`RecordBuffer`], and encrypt replies or
+//! requests made of several pieces through a [`RecordStaging`].
 //!
 //! It must not do I/O or drive a connection's state machine; it only holds
 //! ciphertext until the caller sends it.
@@ -108,6 +109,52 @@ impl RecordBuffer {
     }
 }
 
+/// Gathers the bytes of several pieces that share a record, so pieces are
+/// encrypted into the records one contiguous buffer would make: full ones
+/// but the last. Holds at most one record's worth; keep one per session.
+#[derive(Debug, Default)]
+pub struct RecordStaging {
+    staged: Vec<u8>,
+}
+
+impl RecordStaging {
+    /// Hands `pieces` to `encrypt` as runs of whole records; only the bytes
+    /// that share a record with a neighbouring piece are copied, the rest is
+    /// passed where it lies.
+    pub fn encrypt_pieces<P: AsRef<[u8]>, E>(
+        &mut self,
+        pieces: &[P],
+        mut encrypt: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let staged = &mut self.staged;
+        staged.clear();
+        for piece in pieces {
+            let mut rest = piece.as_ref();
+            if staged.len() + rest.len() <= MAX_FRAGMENT_BYTES {
+                staged.extend_from_slice(rest);
+                continue;
+            }
+            if !staged.is_empty() {
+                let (head, tail) = rest.split_at(MAX_FRAGMENT_BYTES - staged.len());
+                staged.extend_from_slice(head);
+                encrypt(staged)?;
+                staged.clear();
+                rest = tail;
+            }
+            let (whole_records, remainder) =
+                rest.split_at(rest.len() - rest.len() % MAX_FRAGMENT_BYTES);
+            if !whole_records.is_empty() {
+                encrypt(whole_records)?;
+            }
+            staged.extend_from_slice(remainder);
+        }
+        if staged.is_empty() {
+            return Ok(());
+        }
+        encrypt(staged)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +189,30 @@ mod tests {
         records.append_encrypted(writes(5, b'c')).expect("reuses");
         let (buffer, filled) = records.take().expect("again");
         assert_eq!(&buffer[..filled], b"ccccc");
+    }
+
+    #[test]
+    fn pieces_become_runs_of_whole_records_but_the_last() {
+        let pieces: Vec<Vec<u8>> = vec![
+            vec![1; 10],
+            vec![2; 4 * MAX_FRAGMENT_BYTES],
+            vec![3; 20],
+            vec![4; MAX_FRAGMENT_BYTES + 5],
+        ];
+        let mut staging = RecordStaging::default();
+        let mut runs: Vec<Vec<u8>> = Vec::new();
+        staging
+            .encrypt_pieces(&pieces, |run| {
+                runs.push(run.to_vec());
+                Ok::<(), ()>(())
+            })
+            .expect("no error");
+        assert_eq!(runs.concat(), pieces.concat());
+        let last = runs.len() - 1;
+        assert!(runs[..last]
+            .iter()
+            .all(|run| run.len() % MAX_FRAGMENT_BYTES == 0 && !run.is_empty()));
+        assert_eq!(runs[last].len(), pieces.concat().len() % MAX_FRAGMENT_BYTES);
     }
 
     #[test]
