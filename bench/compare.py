@@ -5,9 +5,11 @@ Runs by bench/compare.sh, which checks prerequisites and builds the binaries.
 For each scenario it starts Petrel (one data core) and redis-server with the
 same certificates, both pinned to SERVER_CORE, fills the key space, and runs
 petrel-bench pinned to CLIENT_CORE against each server in alternating rounds
-(Petrel then Redis, then Redis then Petrel, ...). It prints the medians with
-the Petrel/Redis ratio, writes bench/results/<date>-<cpu>.md and .json, and
-draws the latency percentiles of scenarios (a) and (b) as an SVG chart.
+(Petrel then Redis, then Redis then Petrel, ...); a TLS scenario adds Petrel
+without TLS on the same workload to its rotation, for Petrel's TLS/plain.
+It prints the medians with the Petrel/Redis ratio, writes
+bench/results/<date>-<cpu>.md and .json, and draws the latency percentiles
+of scenarios (a) and (b) as an SVG chart.
 
 A scenario Petrel cannot run yet (the server refuses its config, the
 handshake fails, requests get errors) is reported as such with the reason;
@@ -18,6 +20,7 @@ shown next to the figures so that a reader sees which hold.
 """
 
 import argparse
+import copy
 import datetime
 import json
 import os
@@ -31,6 +34,15 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# Petrel without TLS, run beside Petrel over TLS in the TLS scenarios' rounds.
+PLAIN_TWIN = "petrel-plain"
+
+TLS_VS_PLAIN_TEXT = {
+    True: "Petrel's TLS ops/s over Petrel's plaintext ops/s on the same workload, "
+          "the plaintext rounds interleaved with the TLS rounds",
+    False: "Petrel's TLS ops/s over Petrel's ops/s in the plaintext scenario run before it",
+}
 
 # Percentiles recorded for every measurement (the chart uses all of them).
 PERCENTILES = "50,75,90,95,99,99.5,99.9,99.95,99.99"
@@ -161,7 +173,7 @@ def parse_cores(text):
 
 def system_label(name):
     return {"petrel": "Petrel", "redis": "Redis", "petrel-ktls-off": "Petrel ktls=off",
-            "petrel-epoll": "Petrel epoll"}.get(name, name)
+            "petrel-epoll": "Petrel epoll", PLAIN_TWIN: "Petrel plain"}.get(name, name)
 
 
 class Bench:
@@ -401,29 +413,46 @@ def metric_label(scenario):
     return {"ops": "ops/s", "kbs": "KB/s", "handshakes": "handshakes/s"}[scenario.metric]
 
 
+def plain_variant(scenario):
+    """The same workload without TLS: what Petrel's TLS figure is compared with."""
+    plain = copy.copy(scenario)
+    plain.tls = False
+    plain.client_auth = False
+    plain.sid = f"{scenario.sid}-plain"
+    return plain
+
+
 def run_scenario(bench, scenario, args):
     log(f"== {scenario.title}")
     systems = args.system_list
-    servers = {name: bench.start(name, scenario, args.port_base + 1 + index)
-               for index, name in enumerate(systems)}
+    # A TLS scenario with a plaintext twin also runs Petrel without TLS in the
+    # same rotation, so Petrel's TLS/plain ratio compares rounds taken minutes
+    # apart at most, not two scenarios run at different times.
+    plain_twin = "petrel" in systems and scenario.plain_twin and args.interleave_plain
+    rotation = systems + ([PLAIN_TWIN] if plain_twin else [])
+    workloads = {name: scenario for name in systems}
+    if plain_twin:
+        workloads[PLAIN_TWIN] = plain_variant(scenario)
+    servers = {name: bench.start(name, workloads[name], args.port_base + 1 + index)
+               for index, name in enumerate(rotation)}
     status = {}
     for name, server in servers.items():
         status[name] = server.error
         if server.error:
             log(f"   {system_label(name)}: NOT RUN: {server.error}")
             continue
-        error = bench.fill(scenario, server.port)
+        error = bench.fill(workloads[name], server.port)
         if error:
             status[name] = f"filling the key space failed: {error}"
             log(f"   {system_label(name)}: NOT RUN: {status[name]}")
-    rounds = {name: [] for name in systems}
+    rounds = {name: [] for name in rotation}
     for round_index in range(args.rounds):
         # Rotate the order each round, so no system always runs first.
-        shift = round_index % len(systems)
-        for name in systems[shift:] + systems[:shift]:
+        shift = round_index % len(rotation)
+        for name in rotation[shift:] + rotation[:shift]:
             if status[name]:
                 continue
-            measured, error = bench.measure(scenario, servers[name].port)
+            measured, error = bench.measure(workloads[name], servers[name].port)
             if error:
                 status[name] = f"round {round_index + 1} failed: {error}"
                 log(f"   {system_label(name)}: FAILED: {status[name]}")
@@ -435,6 +464,13 @@ def run_scenario(bench, scenario, args):
         if server.process is not None:
             server.close()
     result = {"id": scenario.sid, "title": scenario.title, "metric": metric_label(scenario), "systems": {}}
+    if plain_twin:
+        result["petrel_plain"] = {
+            "status": "ok" if not status[PLAIN_TWIN] else "failed",
+            "reason": status[PLAIN_TWIN],
+            "rounds": rounds[PLAIN_TWIN],
+            "median": summarize(rounds[PLAIN_TWIN]) if not status[PLAIN_TWIN] else None,
+        }
     for name in systems:
         failed = "not supported" if name.startswith("petrel") else "failed"
         result["systems"][name] = {
@@ -464,8 +500,14 @@ def add_ratios(results):
         r["ratio"] = pv / rv if pv and rv else None
         r["ktls_vs_userspace"] = pv / uv if pv and uv else None
         r["p99_no_worse"] = (petrel["p99"] <= redis["p99"]) if petrel and redis else None
-        twin = by_id.get(scenario.plain_twin) if scenario.plain_twin else None
-        twin_petrel = median_for(twin, "petrel") if twin else None
+        interleaved = r.get("petrel_plain")
+        if interleaved is not None:
+            twin_petrel = interleaved["median"]
+            r["tls_vs_plain_source"] = "interleaved"
+        else:
+            twin = by_id.get(scenario.plain_twin) if scenario.plain_twin else None
+            twin_petrel = median_for(twin, "petrel") if twin else None
+            r["tls_vs_plain_source"] = f"scenario ({scenario.plain_twin})" if twin_petrel else None
         r["petrel_tls_vs_plain"] = (petrel["ops"] / twin_petrel["ops"]
                                     if petrel and twin_petrel and twin_petrel["ops"] else None)
         verdict = None
@@ -620,6 +662,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS", 3)))
     parser.add_argument("--duration", type=int, default=int(os.environ.get("DURATION", 5)),
                         help="seconds per measurement (petrel-bench --test-time)")
+    parser.add_argument("--no-interleave-plain", dest="interleave_plain", action="store_false",
+                        default=os.environ.get("INTERLEAVE_PLAIN", "1") != "0",
+                        help="compare Petrel TLS with the plaintext scenario run before it, instead of "
+                             "Petrel plain rounds interleaved with the TLS rounds (INTERLEAVE_PLAIN=0)")
     parser.add_argument("--idle-warmup", type=int, default=4, help="seconds for (f)'s idle connections to open")
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("PORT_BASE", 7400)))
     parser.add_argument("--scenarios", default=os.environ.get("SCENARIOS", ",".join(s.sid for s in SCENARIOS)))
@@ -676,6 +722,7 @@ def main():
         "kernel_tls": read_tls_stat() is not None,
         "load_average_before": " ".join(load_before),
         "load_average_after": " ".join(load_after),
+        "petrel_tls_vs_plain": TLS_VS_PLAIN_TEXT[args.interleave_plain],
         "load_generator": f"petrel-bench -t {args.threads} -c 50 (plus 950 rate-limited connections in (f))",
     }
     with open(stem + ".json", "w") as f:
@@ -692,7 +739,8 @@ def main():
           f"scenario; medians. Certificates from {cert_source}, the same for every server. The key space is "
           "filled before the rounds, so GETs hit. Kernel TLS on this host: "
           f"{'yes' if meta['kernel_tls'] else 'no (userspace TLS only)'}. Load average (1/5/15 min) before: "
-          f"{meta['load_average_before']}, after: {meta['load_average_after']}.", "", *rows, ""]
+          f"{meta['load_average_before']}, after: {meta['load_average_after']}. "
+          f"Petrel TLS/plain: {TLS_VS_PLAIN_TEXT[args.interleave_plain]}.", "", *rows, ""]
     if notes:
         md += ["Not run:", "", *[f"- {n}" for n in notes], ""]
     md += ["Core utilisation, median busy % over each round (server cores / generator cores); "
@@ -720,6 +768,11 @@ def main():
                 + (f" ktls+{x['ktls_sessions']}" if x.get("ktls_sessions") else "")
                 for x in entry["rounds"])
             md.append(f"{r['id']:7} {system:16}: {figures or entry['reason']}")
+        twin = r.get("petrel_plain")
+        if twin is not None:
+            figures = ", ".join(f"{x['ops']:,.0f} ops/s {x['kbs']:,.0f} KB/s p99 {x['p99']:.3f}"
+                                for x in twin["rounds"])
+            md.append(f"{r['id']:7} {PLAIN_TWIN:16}: {figures or twin['reason']}")
     md += ["```", "", "Reproduce: `bench/compare.sh` (see bench/README.md for the environment variables)."]
     with open(stem + ".md", "w") as f:
         f.write("\n".join(md) + "\n")

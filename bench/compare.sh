@@ -21,6 +21,9 @@
 #   REDIS_SERVER=redis-server PORT_BASE=7400 OUT_DIR=bench/results LABEL=
 #   PETREL_KTLS=auto|required|off (written as [node.tls] ktls when set)
 #   NO_BUILD=1                    never run cargo (use the binaries as they are)
+#   INTERLEAVE_PLAIN=0            Petrel TLS/plain from the plaintext scenario
+#                                 (default: Petrel plain rounds run in the TLS
+#                                 scenario's own rotation)
 # Arguments are passed to compare.py (try --help).
 set -euo pipefail
 

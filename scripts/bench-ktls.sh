@@ -15,7 +15,8 @@
 #      Petrel and Redis, then TLS scenarios (b), (c-tls), (d-tls), (e) and (f)
 #      with Petrel (ktls = "required", so a handoff that cannot happen stops
 #      Petrel instead of silently measuring userspace TLS), Redis, and Petrel
-#      with ktls = "off".
+#      with ktls = "off"; (b), (c-tls) and (d-tls) also run Petrel without
+#      TLS in the same rotation, for Petrel's TLS/plain on this host.
 #   4. Leaves everything in one folder, bench/results/<date>-ktls-<host>/:
 #      the .md/.json/-latency.svg of both runs, /proc/net/tls_stat before and
 #      after (the kernel's count of TLS sessions proves the offload
