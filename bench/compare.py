@@ -426,8 +426,8 @@ def run_scenario(bench, scenario, args):
     log(f"== {scenario.title}")
     systems = args.system_list
     # A TLS scenario with a plaintext twin also runs Petrel without TLS in the
-    # same rotation, so Petrel's TLS/plain ratio compares rounds taken minutes
-    # apart at most, not two scenarios run at different times.
+    # same rotation, so Petrel's TLS/plain ratio compares rounds taken side by
+    # side, not two scenarios run minutes apart.
     plain_twin = "petrel" in systems and scenario.plain_twin and args.interleave_plain
     rotation = systems + ([PLAIN_TWIN] if plain_twin else [])
     workloads = {name: scenario for name in systems}
@@ -556,7 +556,13 @@ def table(results, systems):
         for system in systems:
             median = r["systems"][system]["median"]
             cells.append(fmt(median["p99"] if median else None, ".3f"))
-        cells += [fmt(r.get("petrel_tls_vs_plain"), ".2f"), r.get("target") or ""]
+        twin = r.get("petrel_plain")
+        if twin is not None and twin["status"] != "ok":
+            notes.append(f"[{len(notes) + 1}] {r['title']}: {system_label(PLAIN_TWIN)} {twin['status']}: "
+                         f"{twin['reason']}")
+            cells += [f"n/a [{len(notes)}]", r.get("target") or ""]
+        else:
+            cells += [fmt(r.get("petrel_tls_vs_plain"), ".2f"), r.get("target") or ""]
         lines.append("| " + " | ".join(cells) + " |")
     return lines, notes
 
