@@ -44,6 +44,9 @@ TLS_VS_PLAIN_TEXT = {
     False: "Petrel's TLS ops/s over Petrel's ops/s in the plaintext scenario run before it",
 }
 
+# Busy connections per petrel-bench thread (-c), as memtier's default.
+BUSY_CLIENTS = 50
+
 # Percentiles recorded for every measurement (the chart uses all of them).
 PERCENTILES = "50,75,90,95,99,99.5,99.9,99.95,99.99"
 
@@ -294,21 +297,25 @@ class Bench:
             workload = ["--command", scenario.fill_command, "--command-key-pattern", "P"]
         else:
             workload = ["--ratio", "1:0", "--key-pattern", "P:P"]
-        argv = self.bench_argv(scenario, port, ["-c", "50", *workload, "-n", "allkeys", "--pipeline", "16"])
+        argv = self.bench_argv(scenario, port, ["-c", str(BUSY_CLIENTS), *workload, "-n", "allkeys", "--pipeline", "16"])
         _, error = self.run_bench(argv)
         return error
 
-    def measure(self, scenario, port):
+    def measure(self, scenario, port, rate=None):
+        """One round; rate (requests/s per busy connection) holds the offered
+        load fixed instead of letting each connection go as fast as replies come."""
         if scenario.commands:
             workload = []
             for command, ratio in scenario.commands:
                 workload += ["--command", command, "--command-ratio", str(ratio), "--command-key-pattern", "R"]
         else:
             workload = ["--ratio", scenario.ratio]
-        extra = ["-c", "50", "--pipeline", str(scenario.pipeline), *workload,
+        extra = ["-c", str(BUSY_CLIENTS), "--pipeline", str(scenario.pipeline), *workload,
                  "--test-time", str(self.args.duration), "--print-percentiles", PERCENTILES]
         if scenario.reconnect:
             extra += ["--reconnect-interval", str(scenario.reconnect)]
+        if rate:
+            extra += ["--rate-limiting", str(rate)]
         idle = None
         if scenario.idle_connections:
             idle_time = self.args.duration + self.args.idle_warmup + 3
@@ -460,10 +467,13 @@ def run_scenario(bench, scenario, args):
             rounds[name].append(measured)
             log(f"   round {round_index + 1} {system_label(name):16}: {metric_value(scenario, measured):>12,.0f} "
                 f"{metric_label(scenario)}, p99 {measured['p99']:.3f} ms")
+    equal_load = measure_equal_load(bench, scenario, args, servers, status, rounds)
     for server in servers.values():
         if server.process is not None:
             server.close()
     result = {"id": scenario.sid, "title": scenario.title, "metric": metric_label(scenario), "systems": {}}
+    if equal_load is not None:
+        result["equal_load"] = equal_load
     if plain_twin:
         result["petrel_plain"] = {
             "status": "ok" if not status[PLAIN_TWIN] else "failed",
@@ -480,6 +490,52 @@ def run_scenario(bench, scenario, args):
             "median": summarize(rounds[name]) if not status[name] else None,
         }
     return result
+
+
+def measure_equal_load(bench, scenario, args, servers, status, rounds):
+    """Latency of every system at one offered load, the same for all.
+
+    The throughput rounds are closed-loop: each connection sends as soon as
+    its reply comes, so a faster server also carries more load and the p99s
+    are taken at different loads. Here every busy connection is held to the
+    same request rate, args.equal_load times the slowest system's median
+    ops/s, and the systems again take turns. None when it is switched off or
+    a system has no throughput figure to size the load by.
+    """
+    systems = args.system_list
+    if args.equal_load <= 0 or any(status[name] or not rounds[name] for name in systems):
+        return None
+    slowest = min(summarize(rounds[name])["ops"] for name in systems)
+    connections = BUSY_CLIENTS * args.threads
+    rate = max(1, int(slowest * args.equal_load / connections))
+    offered = rate * connections
+    log(f"   equal load: {rate:,} requests/s on each of {connections} connections "
+        f"({offered:,} ops/s, {args.equal_load:.0%} of the slowest median)")
+    measured_rounds = {name: [] for name in systems}
+    failures = {name: None for name in systems}
+    for round_index in range(args.equal_load_rounds):
+        shift = round_index % len(systems)
+        for name in systems[shift:] + systems[:shift]:
+            if failures[name]:
+                continue
+            measured, error = bench.measure(scenario, servers[name].port, rate=rate)
+            if error:
+                failures[name] = f"round {round_index + 1} failed: {error}"
+                log(f"   equal load {system_label(name)}: FAILED: {failures[name]}")
+                continue
+            measured_rounds[name].append(measured)
+            log(f"   equal load round {round_index + 1} {system_label(name):16}: {measured['ops']:>12,.0f} ops/s, "
+                f"p99 {measured['p99']:.3f} ms")
+    return {
+        "fraction": args.equal_load,
+        "rate_per_connection": rate,
+        "offered_ops": offered,
+        "systems": {name: {"status": "ok" if not failures[name] else "failed",
+                           "reason": failures[name],
+                           "rounds": measured_rounds[name],
+                           "median": summarize(measured_rounds[name]) if not failures[name] else None}
+                    for name in systems},
+    }
 
 
 def median_for(result, system):
@@ -499,7 +555,18 @@ def add_ratios(results):
         uv = metric_value(scenario, userspace)
         r["ratio"] = pv / rv if pv and rv else None
         r["ktls_vs_userspace"] = pv / uv if pv and uv else None
-        r["p99_no_worse"] = (petrel["p99"] <= redis["p99"]) if petrel and redis else None
+        # The p99 target is "at the same offered load": judged on the
+        # equal-load rounds where they ran, else on the closed-loop rounds.
+        equal = r.get("equal_load")
+        if equal is not None:
+            petrel_equal = equal["systems"].get("petrel", {}).get("median")
+            redis_equal = equal["systems"].get("redis", {}).get("median")
+            r["p99_no_worse"] = (petrel_equal["p99"] <= redis_equal["p99"]
+                                 if petrel_equal and redis_equal else None)
+            r["p99_basis"] = "equal load"
+        else:
+            r["p99_no_worse"] = (petrel["p99"] <= redis["p99"]) if petrel and redis else None
+            r["p99_basis"] = "closed loop"
         interleaved = r.get("petrel_plain")
         if interleaved is not None:
             twin_petrel = interleaved["median"]
@@ -523,7 +590,7 @@ def add_ratios(results):
         elif scenario.target:
             verdict = f"not measured ({scenario.target[1]})"
         if verdict and r["p99_no_worse"] is False:
-            verdict += "; p99 above Redis's"
+            verdict += f"; p99 above Redis's ({r['p99_basis']})"
         r["target"] = verdict
 
 
@@ -536,7 +603,7 @@ def table(results, systems):
     has_userspace = "petrel-ktls-off" in systems
     header = ["scenario", "metric"] + [system_label(s) for s in systems]
     header += ["Petrel/Redis"] + (["kTLS/userspace"] if has_userspace else [])
-    header += [f"{system_label(s)} p99 ms" for s in systems] + ["Petrel TLS/plain", "target"]
+    header += [f"{system_label(s)} p99 ms, closed loop" for s in systems] + ["Petrel TLS/plain", "target"]
     lines = ["| " + " | ".join(header) + " |",
              "|---|---|" + "---:|" * (len(header) - 3) + "---|"]
     notes = []
@@ -565,6 +632,31 @@ def table(results, systems):
             cells += [fmt(r.get("petrel_tls_vs_plain"), ".2f"), r.get("target") or ""]
         lines.append("| " + " | ".join(cells) + " |")
     return lines, notes
+
+
+def equal_load_table(results, systems):
+    """Latency at the same offered load: one row per scenario that ran it."""
+    rows = [r for r in results if r.get("equal_load")]
+    if not rows:
+        return []
+    header = ["scenario", "offered ops/s"] + [f"{system_label(s)} ops/s" for s in systems]
+    for metric in ("p50", "p99", "p99.9"):
+        header += [f"{system_label(s)} {metric} ms" for s in systems]
+    has_pair = "petrel" in systems and "redis" in systems
+    header += ["Petrel p99 <= Redis's"] if has_pair else []
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for r in rows:
+        equal = r["equal_load"]
+        medians = {s: equal["systems"][s]["median"] for s in systems}
+        cells = [r["title"], fmt(equal["offered_ops"])]
+        cells += [fmt(medians[s]["ops"]) if medians[s] else equal["systems"][s]["status"] for s in systems]
+        for metric in ("p50", "p99", "p99.9"):
+            cells += [fmt(medians[s][metric], ".3f") if medians[s] else "n/a" for s in systems]
+        if has_pair:
+            verdict = r.get("p99_no_worse")
+            cells.append("n/a" if verdict is None else ("yes" if verdict else "no"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def chart_svg(results, path, systems):
@@ -672,6 +764,12 @@ def main():
                         default=os.environ.get("INTERLEAVE_PLAIN", "1") != "0",
                         help="compare Petrel TLS with the plaintext scenario run before it, instead of "
                              "Petrel plain rounds interleaved with the TLS rounds (INTERLEAVE_PLAIN=0)")
+    parser.add_argument("--equal-load", type=float, default=float(os.environ.get("EQUAL_LOAD", 0.8)),
+                        help="after the throughput rounds, rounds at this fraction of the slowest system's "
+                             "median ops/s, the same rate for every system, for latency at equal load "
+                             "(0 skips them; EQUAL_LOAD)")
+    parser.add_argument("--equal-load-rounds", type=int, default=None,
+                        help="rounds per system at equal load (default: --rounds; EQUAL_LOAD_ROUNDS)")
     parser.add_argument("--idle-warmup", type=int, default=4, help="seconds for (f)'s idle connections to open")
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("PORT_BASE", 7400)))
     parser.add_argument("--scenarios", default=os.environ.get("SCENARIOS", ",".join(s.sid for s in SCENARIOS)))
@@ -679,6 +777,10 @@ def main():
     parser.add_argument("--label", default=os.environ.get("LABEL", ""), help="suffix of the result file names")
     args = parser.parse_args()
 
+    if args.equal_load_rounds is None:
+        args.equal_load_rounds = int(os.environ.get("EQUAL_LOAD_ROUNDS", args.rounds))
+    if not 0 <= args.equal_load < 1:
+        parser.error(f"--equal-load {args.equal_load}: a fraction from 0 (off) up to, not including, 1")
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [w for w in wanted if w not in {s.sid for s in SCENARIOS}]
     if unknown:
@@ -730,11 +832,14 @@ def main():
         "load_average_after": " ".join(load_after),
         "petrel_tls_vs_plain": TLS_VS_PLAIN_TEXT[args.interleave_plain],
         "load_generator": f"petrel-bench -t {args.threads} -c 50 (plus 950 rate-limited connections in (f))",
+        "equal_load_fraction": args.equal_load,
+        "equal_load_rounds": args.equal_load_rounds if args.equal_load > 0 else 0,
     }
     with open(stem + ".json", "w") as f:
         json.dump({"meta": meta, "scenarios": results}, f, indent=2)
     chart = chart_svg(results, stem + "-latency.svg", args.system_list)
     rows, notes = table(results, args.system_list)
+    equal_rows = equal_load_table(results, args.system_list)
     redis_extra = f" (redis-server {' '.join(args.redis_arg)})" if args.redis_arg else ""
     md = [f"# Petrel vs Redis: {date} on {cpu}", "",
           f"Kernel {meta['kernel']}, {meta['cores']} cores; {meta['redis'].split(' sha=')[0]}{redis_extra}; "
@@ -749,6 +854,13 @@ def main():
           f"Petrel TLS/plain: {TLS_VS_PLAIN_TEXT[args.interleave_plain]}.", "", *rows, ""]
     if notes:
         md += ["Not run:", "", *[f"- {n}" for n in notes], ""]
+    if equal_rows:
+        md += [f"Latency at equal load: after the throughput rounds every system carries the same offered "
+               f"load, {args.equal_load:.0%} of the slowest system's median ops/s, as a fixed request rate on "
+               f"each busy connection (--rate-limiting), {args.equal_load_rounds} rotating rounds each; "
+               "medians. The target's p99 (\"no worse than Redis's at the same offered load\") is judged "
+               "here; the closed-loop p99 above is taken at whatever load each server sustained.", "",
+               *equal_rows, ""]
     md += ["Core utilisation, median busy % over each round (server cores / generator cores); "
            "a generator near 100% means the load generator, not the server, set the pace:", "",
            "| scenario | " + " | ".join(system_label(s) for s in args.system_list) + " |",
@@ -779,12 +891,19 @@ def main():
             figures = ", ".join(f"{x['ops']:,.0f} ops/s {x['kbs']:,.0f} KB/s p99 {x['p99']:.3f}"
                                 for x in twin["rounds"])
             md.append(f"{r['id']:7} {PLAIN_TWIN:16}: {figures or twin['reason']}")
+        equal = r.get("equal_load")
+        for system, entry in (equal["systems"].items() if equal else ()):
+            figures = ", ".join(f"{x['ops']:,.0f} ops/s p99 {x['p99']:.3f}" for x in entry["rounds"])
+            md.append(f"{r['id']:7} {system + ' equal':16}: {figures or entry['reason']}")
     md += ["```", "", "Reproduce: `bench/compare.sh` (see bench/README.md for the environment variables)."]
     with open(stem + ".md", "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(rows))
     for note in notes:
         print(note)
+    if equal_rows:
+        print(f"\nAt equal load ({args.equal_load:.0%} of the slowest median):")
+        print("\n".join(equal_rows))
     print(f"\nwrote {stem}.md, {stem}.json" + (f", {stem}-latency.svg" if chart else ""))
 
 
