@@ -467,12 +467,13 @@ def run_scenario(bench, scenario, args):
             rounds[name].append(measured)
             log(f"   round {round_index + 1} {system_label(name):16}: {metric_value(scenario, measured):>12,.0f} "
                 f"{metric_label(scenario)}, p99 {measured['p99']:.3f} ms")
-    equal_load = measure_equal_load(bench, scenario, args, servers, status, rounds)
+    equal_load = [level for level in (measure_equal_load(bench, scenario, args, servers, status, rounds, fraction)
+                                      for fraction in args.equal_load) if level is not None]
     for server in servers.values():
         if server.process is not None:
             server.close()
     result = {"id": scenario.sid, "title": scenario.title, "metric": metric_label(scenario), "systems": {}}
-    if equal_load is not None:
+    if equal_load:
         result["equal_load"] = equal_load
     if plain_twin:
         result["petrel_plain"] = {
@@ -492,25 +493,25 @@ def run_scenario(bench, scenario, args):
     return result
 
 
-def measure_equal_load(bench, scenario, args, servers, status, rounds):
+def measure_equal_load(bench, scenario, args, servers, status, rounds, fraction):
     """Latency of every system at one offered load, the same for all.
 
     The throughput rounds are closed-loop: each connection sends as soon as
     its reply comes, so a faster server also carries more load and the p99s
     are taken at different loads. Here every busy connection is held to the
-    same request rate, args.equal_load times the slowest system's median
-    ops/s, and the systems again take turns. None when it is switched off or
-    a system has no throughput figure to size the load by.
+    same request rate, fraction times the slowest system's median ops/s,
+    and the systems again take turns. None when a system has no throughput
+    figure to size the load by.
     """
     systems = args.system_list
-    if args.equal_load <= 0 or any(status[name] or not rounds[name] for name in systems):
+    if any(status[name] or not rounds[name] for name in systems):
         return None
     slowest = min(summarize(rounds[name])["ops"] for name in systems)
     connections = BUSY_CLIENTS * args.threads
-    rate = max(1, int(slowest * args.equal_load / connections))
+    rate = max(1, int(slowest * fraction / connections))
     offered = rate * connections
     log(f"   equal load: {rate:,} requests/s on each of {connections} connections "
-        f"({offered:,} ops/s, {args.equal_load:.0%} of the slowest median)")
+        f"({offered:,} ops/s, {fraction:.0%} of the slowest median)")
     measured_rounds = {name: [] for name in systems}
     failures = {name: None for name in systems}
     for round_index in range(args.equal_load_rounds):
@@ -527,7 +528,7 @@ def measure_equal_load(bench, scenario, args, servers, status, rounds):
             log(f"   equal load round {round_index + 1} {system_label(name):16}: {measured['ops']:>12,.0f} ops/s, "
                 f"p99 {measured['p99']:.3f} ms")
     return {
-        "fraction": args.equal_load,
+        "fraction": fraction,
         "rate_per_connection": rate,
         "offered_ops": offered,
         "systems": {name: {"status": "ok" if not failures[name] else "failed",
@@ -556,14 +557,20 @@ def add_ratios(results):
         r["ratio"] = pv / rv if pv and rv else None
         r["ktls_vs_userspace"] = pv / uv if pv and uv else None
         # The p99 target is "at the same offered load": judged on the
-        # equal-load rounds where they ran, else on the closed-loop rounds.
-        equal = r.get("equal_load")
-        if equal is not None:
-            petrel_equal = equal["systems"].get("petrel", {}).get("median")
-            redis_equal = equal["systems"].get("redis", {}).get("median")
-            r["p99_no_worse"] = (petrel_equal["p99"] <= redis_equal["p99"]
-                                 if petrel_equal and redis_equal else None)
-            r["p99_basis"] = "equal load"
+        # equal-load rounds where they ran (at every load level), else on
+        # the closed-loop rounds.
+        levels = r.get("equal_load")
+        if levels:
+            verdicts = []
+            for level in levels:
+                petrel_equal = level["systems"].get("petrel", {}).get("median")
+                redis_equal = level["systems"].get("redis", {}).get("median")
+                level["p99_no_worse"] = (petrel_equal["p99"] <= redis_equal["p99"]
+                                         if petrel_equal and redis_equal else None)
+                verdicts.append(level["p99_no_worse"])
+            r["p99_no_worse"] = (None if None in verdicts else all(verdicts))
+            r["p99_basis"] = "equal load " + ", ".join(
+                f"{level['fraction']:.0%}" for level in levels if level["p99_no_worse"] is False)
         else:
             r["p99_no_worse"] = (petrel["p99"] <= redis["p99"]) if petrel and redis else None
             r["p99_basis"] = "closed loop"
@@ -636,24 +643,23 @@ def table(results, systems):
 
 def equal_load_table(results, systems):
     """Latency at the same offered load: one row per scenario that ran it."""
-    rows = [r for r in results if r.get("equal_load")]
+    rows = [(r, level) for r in results for level in r.get("equal_load", [])]
     if not rows:
         return []
-    header = ["scenario", "offered ops/s"] + [f"{system_label(s)} ops/s" for s in systems]
+    header = ["scenario", "load", "offered ops/s"] + [f"{system_label(s)} ops/s" for s in systems]
     for metric in ("p50", "p99", "p99.9"):
         header += [f"{system_label(s)} {metric} ms" for s in systems]
     has_pair = "petrel" in systems and "redis" in systems
     header += ["Petrel p99 <= Redis's"] if has_pair else []
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-    for r in rows:
-        equal = r["equal_load"]
+    for r, equal in rows:
         medians = {s: equal["systems"][s]["median"] for s in systems}
-        cells = [r["title"], fmt(equal["offered_ops"])]
+        cells = [r["title"], f"{equal['fraction']:.0%}", fmt(equal["offered_ops"])]
         cells += [fmt(medians[s]["ops"]) if medians[s] else equal["systems"][s]["status"] for s in systems]
         for metric in ("p50", "p99", "p99.9"):
             cells += [fmt(medians[s][metric], ".3f") if medians[s] else "n/a" for s in systems]
         if has_pair:
-            verdict = r.get("p99_no_worse")
+            verdict = equal.get("p99_no_worse")
             cells.append("n/a" if verdict is None else ("yes" if verdict else "no"))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -764,10 +770,10 @@ def main():
                         default=os.environ.get("INTERLEAVE_PLAIN", "1") != "0",
                         help="compare Petrel TLS with the plaintext scenario run before it, instead of "
                              "Petrel plain rounds interleaved with the TLS rounds (INTERLEAVE_PLAIN=0)")
-    parser.add_argument("--equal-load", type=float, default=float(os.environ.get("EQUAL_LOAD", 0.8)),
-                        help="after the throughput rounds, rounds at this fraction of the slowest system's "
-                             "median ops/s, the same rate for every system, for latency at equal load "
-                             "(0 skips them; EQUAL_LOAD)")
+    parser.add_argument("--equal-load", default=os.environ.get("EQUAL_LOAD", "0.5,0.8"),
+                        help="after the throughput rounds, rounds at these fractions (comma-separated) of "
+                             "the slowest system's median ops/s, the same rate for every system, for "
+                             "latency at equal load (0 skips them; EQUAL_LOAD)")
     parser.add_argument("--equal-load-rounds", type=int, default=None,
                         help="rounds per system at equal load (default: --rounds; EQUAL_LOAD_ROUNDS)")
     parser.add_argument("--idle-warmup", type=int, default=4, help="seconds for (f)'s idle connections to open")
@@ -779,8 +785,13 @@ def main():
 
     if args.equal_load_rounds is None:
         args.equal_load_rounds = int(os.environ.get("EQUAL_LOAD_ROUNDS", args.rounds))
-    if not 0 <= args.equal_load < 1:
-        parser.error(f"--equal-load {args.equal_load}: a fraction from 0 (off) up to, not including, 1")
+    try:
+        fractions = [float(f) for f in args.equal_load.split(",") if f.strip()]
+    except ValueError:
+        parser.error(f"--equal-load {args.equal_load!r}: comma-separated fractions, such as 0.5,0.8")
+    if any(not 0 <= f < 1 for f in fractions):
+        parser.error(f"--equal-load {args.equal_load}: each a fraction from 0 (off) up to, not including, 1")
+    args.equal_load = [f for f in fractions if f > 0]
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [w for w in wanted if w not in {s.sid for s in SCENARIOS}]
     if unknown:
@@ -832,8 +843,8 @@ def main():
         "load_average_after": " ".join(load_after),
         "petrel_tls_vs_plain": TLS_VS_PLAIN_TEXT[args.interleave_plain],
         "load_generator": f"petrel-bench -t {args.threads} -c 50 (plus 950 rate-limited connections in (f))",
-        "equal_load_fraction": args.equal_load,
-        "equal_load_rounds": args.equal_load_rounds if args.equal_load > 0 else 0,
+        "equal_load_fractions": args.equal_load,
+        "equal_load_rounds": args.equal_load_rounds if args.equal_load else 0,
     }
     with open(stem + ".json", "w") as f:
         json.dump({"meta": meta, "scenarios": results}, f, indent=2)
@@ -854,12 +865,14 @@ def main():
           f"Petrel TLS/plain: {TLS_VS_PLAIN_TEXT[args.interleave_plain]}.", "", *rows, ""]
     if notes:
         md += ["Not run:", "", *[f"- {n}" for n in notes], ""]
+    levels_text = " and ".join(f"{f:.0%}" for f in args.equal_load)
     if equal_rows:
         md += [f"Latency at equal load: after the throughput rounds every system carries the same offered "
-               f"load, {args.equal_load:.0%} of the slowest system's median ops/s, as a fixed request rate on "
+               f"load, {levels_text} of the slowest system's median ops/s, as a fixed request rate on "
                f"each busy connection (--rate-limiting), {args.equal_load_rounds} rotating rounds each; "
                "medians. The target's p99 (\"no worse than Redis's at the same offered load\") is judged "
-               "here; the closed-loop p99 above is taken at whatever load each server sustained.", "",
+               "here, at every level; the closed-loop p99 above is taken at whatever load each server "
+               "sustained.", "",
                *equal_rows, ""]
     md += ["Core utilisation, median busy % over each round (server cores / generator cores); "
            "a generator near 100% means the load generator, not the server, set the pace:", "",
@@ -891,10 +904,11 @@ def main():
             figures = ", ".join(f"{x['ops']:,.0f} ops/s {x['kbs']:,.0f} KB/s p99 {x['p99']:.3f}"
                                 for x in twin["rounds"])
             md.append(f"{r['id']:7} {PLAIN_TWIN:16}: {figures or twin['reason']}")
-        equal = r.get("equal_load")
-        for system, entry in (equal["systems"].items() if equal else ()):
-            figures = ", ".join(f"{x['ops']:,.0f} ops/s p99 {x['p99']:.3f}" for x in entry["rounds"])
-            md.append(f"{r['id']:7} {system + ' equal':16}: {figures or entry['reason']}")
+        for level in r.get("equal_load", []):
+            for system, entry in level["systems"].items():
+                figures = ", ".join(f"{x['ops']:,.0f} ops/s p99 {x['p99']:.3f}" for x in entry["rounds"])
+                label = f"{system} at {level['fraction']:.0%}"
+                md.append(f"{r['id']:7} {label:16}: {figures or entry['reason']}")
     md += ["```", "", "Reproduce: `bench/compare.sh` (see bench/README.md for the environment variables)."]
     with open(stem + ".md", "w") as f:
         f.write("\n".join(md) + "\n")
@@ -902,7 +916,7 @@ def main():
     for note in notes:
         print(note)
     if equal_rows:
-        print(f"\nAt equal load ({args.equal_load:.0%} of the slowest median):")
+        print(f"\nAt equal load ({levels_text} of the slowest median):")
         print("\n".join(equal_rows))
     print(f"\nwrote {stem}.md, {stem}.json" + (f", {stem}-latency.svg" if chart else ""))
 

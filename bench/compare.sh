@@ -21,8 +21,8 @@
 #   REDIS_SERVER=redis-server PORT_BASE=7400 OUT_DIR=bench/results LABEL=
 #   PETREL_KTLS=auto|required|off (written as [node.tls] ktls when set)
 #   NO_BUILD=1                    never run cargo (use the binaries as they are)
-#   EQUAL_LOAD=0.8                after the throughput rounds, every system at
-#                                 this fraction of the slowest median ops/s
+#   EQUAL_LOAD=0.5,0.8            after the throughput rounds, every system at
+#                                 these fractions of the slowest median ops/s
 #                                 (the same request rate), for p99 at equal
 #                                 load; 0 skips those rounds
 #   EQUAL_LOAD_ROUNDS=$ROUNDS     rounds per system at equal load

@@ -28,14 +28,15 @@
 # enables threaded reads too. With Redis 8 both runs use threaded reads.
 #
 # After each scenario's throughput rounds, every system runs at the same
-# offered load (80% of the slowest median) for the p99 target; to keep the
-# budget that is one round each here (EQUAL_LOAD_ROUNDS=1; compare.sh's
-# default is as many as ROUNDS).
+# offered load for the p99 target; to keep the budget that is one level,
+# 80% of the slowest median, and one round each here (EQUAL_LOAD=0.8,
+# EQUAL_LOAD_ROUNDS=1; compare.sh's defaults are 50% and 80%, as many rounds
+# as ROUNDS).
 #
 # Runs unattended in about 7 minutes with the defaults (ROUNDS=3,
-# DURATION=4, EQUAL_LOAD_ROUNDS=1); the budget is under 8.
+# DURATION=4, EQUAL_LOAD=0.8, EQUAL_LOAD_ROUNDS=1); the budget is under 8.
 #
-# Environment: DATA_CORES, ROUNDS, DURATION, EQUAL_LOAD_ROUNDS, PETREL_BIN, PETREL_BENCH,
+# Environment: DATA_CORES, ROUNDS, DURATION, EQUAL_LOAD, EQUAL_LOAD_ROUNDS, PETREL_BIN, PETREL_BENCH,
 # REDIS_SERVER, PETREL_KTLS (default "required"), NO_BUILD=1, OUT_ROOT
 # (default bench/results).
 set -euo pipefail
@@ -67,7 +68,8 @@ bench_threads=$(( cores - DATA_CORES ))
 export PETREL_BIN="${PETREL_BIN:-$root/target/release/petrel}"
 export PETREL_BENCH="${PETREL_BENCH:-$root/target/release/petrel-bench}"
 export REDIS_SERVER="${REDIS_SERVER:-redis-server}"
-export ROUNDS="${ROUNDS:-3}" DURATION="${DURATION:-4}" EQUAL_LOAD_ROUNDS="${EQUAL_LOAD_ROUNDS:-1}"
+export ROUNDS="${ROUNDS:-3}" DURATION="${DURATION:-4}"
+EQUAL_LOAD="${EQUAL_LOAD:-0.8}" EQUAL_LOAD_ROUNDS="${EQUAL_LOAD_ROUNDS:-1}"
 PETREL_KTLS="${PETREL_KTLS:-required}"
 
 for tool in "$REDIS_SERVER" taskset python3 openssl; do
@@ -99,7 +101,7 @@ if [ "${redis_major:-7}" -ge 8 ]; then
 fi
 common=(--petrel "$PETREL_BIN" --petrel-bench "$PETREL_BENCH" --redis-server "$REDIS_SERVER"
         --server-cores "$server_cores" --client-cores "$client_cores" --threads "$bench_threads"
-        --rounds "$ROUNDS" --duration "$DURATION" --equal-load-rounds "$EQUAL_LOAD_ROUNDS" --out-dir "$out")
+        --rounds "$ROUNDS" --duration "$DURATION" --equal-load "$EQUAL_LOAD" --equal-load-rounds "$EQUAL_LOAD_ROUNDS" --out-dir "$out")
 
 started=$(date +%s)
 {

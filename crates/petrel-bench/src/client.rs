@@ -142,6 +142,12 @@ enum ConnectionEnd {
 }
 
 /// --rate-limiting: memtier's scheme of `per_slot` requests every `slot`.
+///
+/// Each connection's slots start at its own point in the slot period
+/// (`phase`, spread evenly over the connections), so that the run offers
+/// its load across the period instead of every connection sending its share
+/// at the same instant: that burst would measure how fast a server drains a
+/// queue, not its latency at the offered rate.
 struct RateLimit {
     per_slot: u32,
     slot: Duration,
@@ -150,15 +156,16 @@ struct RateLimit {
 }
 
 impl RateLimit {
-    fn new(rate: u32, now: Instant) -> RateLimit {
+    /// `phase` in [0, 1): where in the slot period this connection's slots begin.
+    fn new(rate: u32, now: Instant, phase: f64) -> RateLimit {
         let per_slot = rate.div_ceil(RATE_SLOTS_PER_SECOND);
         let slots_per_second = (rate / per_slot).max(1);
         let slot = Duration::from_micros(1_000_000 / u64::from(slots_per_second));
         RateLimit {
             per_slot,
             slot,
-            tokens: per_slot,
-            next_slot: now + slot,
+            tokens: 0,
+            next_slot: now + slot.mul_f64(phase.clamp(0.0, 1.0)),
         }
     }
 
@@ -185,9 +192,10 @@ pub async fn run_client(shared: Rc<ThreadShared>, client_index: u64) {
     let mut state = ClientState {
         sent: 0,
         limit,
-        rate: config
-            .rate_limit
-            .map(|rate| RateLimit::new(rate, Instant::now())),
+        rate: config.rate_limit.map(|rate| {
+            let phase = client_index as f64 / config.total_connections().max(1) as f64;
+            RateLimit::new(rate, Instant::now(), phase)
+        }),
         write_buf: WireBuffer::with_capacity(4096),
         read_buf: Vec::with_capacity(READ_BUFFER_BYTES),
         in_flight: VecDeque::with_capacity(config.pipeline as usize),
@@ -501,16 +509,35 @@ mod tests {
     fn rate_limit_uses_memtiers_slots() {
         // 1000 requests/s: 20 per slot, 50 slots a second, a slot every 20 ms.
         let now = Instant::now();
-        let rate = RateLimit::new(1000, now);
+        let rate = RateLimit::new(1000, now, 0.0);
         assert_eq!((rate.per_slot, rate.slot), (20, Duration::from_millis(20)));
         // 10 requests/s: one per slot, 10 slots a second.
-        let rate = RateLimit::new(10, now);
+        let rate = RateLimit::new(10, now, 0.0);
         assert_eq!((rate.per_slot, rate.slot), (1, Duration::from_millis(100)));
-        let mut rate = RateLimit::new(10, now);
+        let mut rate = RateLimit::new(10, now, 0.0);
+        rate.refill(now);
+        assert_eq!(rate.tokens, 1, "phase 0 sends at once");
         rate.tokens = 0;
         rate.refill(now + Duration::from_millis(50));
         assert_eq!(rate.tokens, 0, "no refill before the slot");
         rate.refill(now + Duration::from_millis(100));
         assert_eq!(rate.tokens, 1);
+    }
+
+    #[test]
+    fn rate_limited_connections_spread_their_slots() {
+        // Four connections at 10 requests/s: their first requests go out
+        // 0, 25, 50 and 75 ms into the 100 ms slot, not all at once.
+        let now = Instant::now();
+        let starts: Vec<Duration> = (0..4)
+            .map(|index| RateLimit::new(10, now, f64::from(index) / 4.0).next_slot - now)
+            .collect();
+        assert_eq!(starts, [0, 25, 50, 75].map(Duration::from_millis).to_vec());
+        let mut late = RateLimit::new(10, now, 0.75);
+        late.refill(now + Duration::from_millis(74));
+        assert_eq!(late.tokens, 0, "nothing before its phase");
+        late.refill(now + Duration::from_millis(75));
+        assert_eq!(late.tokens, 1);
+        assert_eq!(late.next_slot - now, Duration::from_millis(175));
     }
 }
