@@ -452,21 +452,9 @@ def run_scenario(bench, scenario, args):
         if error:
             status[name] = f"filling the key space failed: {error}"
             log(f"   {system_label(name)}: NOT RUN: {status[name]}")
-    rounds = {name: [] for name in rotation}
-    for round_index in range(args.rounds):
-        # Rotate the order each round, so no system always runs first.
-        shift = round_index % len(rotation)
-        for name in rotation[shift:] + rotation[:shift]:
-            if status[name]:
-                continue
-            measured, error = bench.measure(workloads[name], servers[name].port)
-            if error:
-                status[name] = f"round {round_index + 1} failed: {error}"
-                log(f"   {system_label(name)}: FAILED: {status[name]}")
-                continue
-            rounds[name].append(measured)
-            log(f"   round {round_index + 1} {system_label(name):16}: {metric_value(scenario, measured):>12,.0f} "
-                f"{metric_label(scenario)}, p99 {measured['p99']:.3f} ms")
+    rounds = run_rotation(rotation, args.rounds, status, "",
+                          lambda name: bench.measure(workloads[name], servers[name].port),
+                          lambda m: f"{metric_value(scenario, m):>12,.0f} {metric_label(scenario)}")
     equal_load = [level for level in (measure_equal_load(bench, scenario, args, servers, status, rounds, fraction)
                                       for fraction in args.equal_load) if level is not None]
     for server in servers.values():
@@ -493,6 +481,27 @@ def run_scenario(bench, scenario, args):
     return result
 
 
+def run_rotation(names, count, failures, label, measure, figure):
+    """count rounds of measure(name) over names, rotating the order each round
+    so that no system always runs first. A system whose entry in failures is
+    set is skipped, and a failed round sets it. Returns {name: [rounds]}."""
+    rounds = {name: [] for name in names}
+    for round_index in range(count):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            if failures[name]:
+                continue
+            measured, error = measure(name)
+            if error:
+                failures[name] = f"round {round_index + 1} failed: {error}"
+                log(f"   {label}{system_label(name)}: FAILED: {failures[name]}")
+                continue
+            rounds[name].append(measured)
+            log(f"   {label}round {round_index + 1} {system_label(name):16}: {figure(measured)}, "
+                f"p99 {measured['p99']:.3f} ms")
+    return rounds
+
+
 def measure_equal_load(bench, scenario, args, servers, status, rounds, fraction):
     """Latency of every system at one offered load, the same for all.
 
@@ -512,21 +521,10 @@ def measure_equal_load(bench, scenario, args, servers, status, rounds, fraction)
     offered = rate * connections
     log(f"   equal load: {rate:,} requests/s on each of {connections} connections "
         f"({offered:,} ops/s, {fraction:.0%} of the slowest median)")
-    measured_rounds = {name: [] for name in systems}
     failures = {name: None for name in systems}
-    for round_index in range(args.equal_load_rounds):
-        shift = round_index % len(systems)
-        for name in systems[shift:] + systems[:shift]:
-            if failures[name]:
-                continue
-            measured, error = bench.measure(scenario, servers[name].port, rate=rate)
-            if error:
-                failures[name] = f"round {round_index + 1} failed: {error}"
-                log(f"   equal load {system_label(name)}: FAILED: {failures[name]}")
-                continue
-            measured_rounds[name].append(measured)
-            log(f"   equal load round {round_index + 1} {system_label(name):16}: {measured['ops']:>12,.0f} ops/s, "
-                f"p99 {measured['p99']:.3f} ms")
+    measured_rounds = run_rotation(systems, args.equal_load_rounds, failures, "equal load ",
+                                   lambda name: bench.measure(scenario, servers[name].port, rate=rate),
+                                   lambda m: f"{m['ops']:>12,.0f} ops/s")
     return {
         "fraction": fraction,
         "rate_per_connection": rate,
