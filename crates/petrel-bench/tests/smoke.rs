@@ -275,54 +275,22 @@ fn rate_limiting_holds_each_connection_to_its_rate() {
     let dir = TempDir::new("rate");
     let redis = start_redis(&[], false);
     let json = dir.path("result.json");
-    let json_arg = json.to_string_lossy().to_string();
-    let port = redis.port.to_string();
-    // 4 connections at 100 requests/s, 50 requests each: half a second at
-    // least, where an unlimited run of 200 requests takes milliseconds.
+    // 4 connections at 400 requests/s, 200 requests each: half a second at
+    // least, where an unlimited run of 800 requests takes milliseconds.
     let started = Instant::now();
-    let output = Command::new(BENCH)
-        .args([
-            "-s",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-t",
-            "1",
-            "-c",
-            "4",
-            "-n",
-            "50",
-            "--rate-limiting",
-            "100",
-            "--key-maximum",
-            "100",
-            "--hide-histogram",
-            "--json-out-file",
-            &json_arg,
-        ])
-        .output()
-        .expect("run petrel-bench");
+    let output = run_bench(redis.port, &["--rate-limiting", "400"], &json);
     let elapsed = started.elapsed();
-    assert!(
-        output.status.success(),
-        "exit {:?}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_clean_run(&output, &json, "rate-limited run");
     assert!(
         elapsed >= Duration::from_millis(450),
-        "200 requests at 4 x 100/s finished in {elapsed:?}"
+        "800 requests at 4 x 400/s finished in {elapsed:?}"
     );
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let totals = &report["ALL STATS"]["Totals"];
-    assert_eq!(totals["Count"].as_u64(), Some(200));
-    let ops = totals["Ops/sec"].as_f64().expect("Totals.Ops/sec");
-    assert!(ops <= 440.0, "4 connections at 100/s ran at {ops} ops/s");
-    assert_eq!(
-        report["configuration"]["rate_limit"].as_u64(),
-        Some(100),
-        "the rate is reported"
-    );
+    let ops = report["ALL STATS"]["Totals"]["Ops/sec"]
+        .as_f64()
+        .expect("Totals.Ops/sec");
+    assert!(ops <= 1760.0, "4 connections at 400/s ran at {ops} ops/s");
+    assert_eq!(report["configuration"]["rate_limit"].as_u64(), Some(400));
 }
 
 /// GET over a plain socket: the value, or None for a missing key.
