@@ -596,6 +596,8 @@ def add_ratios(results):
             verdict = f"not measured ({scenario.target[1]})"
         if verdict and r["p99_no_worse"] is False:
             verdict += f"; p99 above Redis's ({r['p99_basis']})"
+        elif verdict and r["p99_no_worse"] is None and levels:
+            verdict += "; p99 at equal load not measured"
         r["target"] = verdict
 
 
@@ -849,6 +851,12 @@ def main():
     chart = chart_svg(results, stem + "-latency.svg", args.system_list)
     rows, notes = table(results, args.system_list)
     equal_rows = equal_load_table(results, args.system_list)
+    # A system that failed at equal load leaves its p99 verdict open; say why.
+    notes += [f"[{len(notes) + index + 1}] {r['title']} at equal load {level['fraction']:.0%}: "
+              f"{system_label(system)} failed: {entry['reason']}"
+              for index, (r, level, system, entry) in enumerate(
+                  (r, level, system, entry) for r in results for level in r.get("equal_load", [])
+                  for system, entry in level["systems"].items() if entry["status"] != "ok")]
     redis_extra = f" (redis-server {' '.join(args.redis_arg)})" if args.redis_arg else ""
     md = [f"# Petrel vs Redis: {date} on {cpu}", "",
           f"Kernel {meta['kernel']}, {meta['cores']} cores; {meta['redis'].split(' sha=')[0]}{redis_extra}; "
