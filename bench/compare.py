@@ -301,9 +301,10 @@ class Bench:
         _, error = self.run_bench(argv)
         return error
 
-    def measure(self, scenario, port, rate=None):
+    def measure(self, scenario, port, rate=None, driver=None):
         """One round; rate (requests/s per busy connection) holds the offered
-        load fixed instead of letting each connection go as fast as replies come."""
+        load fixed instead of letting each connection go as fast as replies
+        come; driver "epoll" runs petrel-bench on epoll instead of io_uring."""
         if scenario.commands:
             workload = []
             for command, ratio in scenario.commands:
@@ -316,6 +317,8 @@ class Bench:
             extra += ["--reconnect-interval", str(scenario.reconnect)]
         if rate:
             extra += ["--rate-limiting", str(rate)]
+        if driver == "epoll":
+            extra += ["--io-driver", "epoll"]
         idle = None
         if scenario.idle_connections:
             idle_time = self.args.duration + self.args.idle_warmup + 3
@@ -455,8 +458,10 @@ def run_scenario(bench, scenario, args):
     rounds = run_rotation(rotation, args.rounds, status, "",
                           lambda name: bench.measure(workloads[name], servers[name].port),
                           lambda m: f"{metric_value(scenario, m):>12,.0f} {metric_label(scenario)}")
-    equal_load = [level for level in (measure_equal_load(bench, scenario, args, servers, status, rounds, fraction)
-                                      for fraction in args.equal_load) if level is not None]
+    equal_load = [level for level in (measure_equal_load(bench, scenario, args, servers, status, rounds, fraction,
+                                                         driver)
+                                      for driver in args.equal_load_driver for fraction in args.equal_load)
+                  if level is not None]
     for server in servers.values():
         if server.process is not None:
             server.close()
@@ -502,7 +507,7 @@ def run_rotation(names, count, failures, label, measure, figure):
     return rounds
 
 
-def measure_equal_load(bench, scenario, args, servers, status, rounds, fraction):
+def measure_equal_load(bench, scenario, args, servers, status, rounds, fraction, driver):
     """Latency of every system at one offered load, the same for all.
 
     The throughput rounds are closed-loop: each connection sends as soon as
@@ -510,7 +515,9 @@ def measure_equal_load(bench, scenario, args, servers, status, rounds, fraction)
     are taken at different loads. Here every busy connection is held to the
     same request rate, fraction times the slowest system's median ops/s,
     and the systems again take turns. None when a system has no throughput
-    figure to size the load by.
+    figure to size the load by. driver is petrel-bench's: "io_uring"
+    gathers a round of its connections' requests into one submission,
+    "epoll" writes each as its connection's task runs.
     """
     systems = args.system_list
     if any(status[name] or not rounds[name] for name in systems):
@@ -520,13 +527,15 @@ def measure_equal_load(bench, scenario, args, servers, status, rounds, fraction)
     rate = max(1, int(slowest * fraction / connections))
     offered = rate * connections
     log(f"   equal load: {rate:,} requests/s on each of {connections} connections "
-        f"({offered:,} ops/s, {fraction:.0%} of the slowest median)")
+        f"({offered:,} ops/s, {fraction:.0%} of the slowest median), generator on {driver}")
     failures = {name: None for name in systems}
     measured_rounds = run_rotation(systems, args.equal_load_rounds, failures, "equal load ",
-                                   lambda name: bench.measure(scenario, servers[name].port, rate=rate),
+                                   lambda name: bench.measure(scenario, servers[name].port, rate=rate,
+                                                              driver=driver),
                                    lambda m: f"{m['ops']:>12,.0f} ops/s")
     return {
         "fraction": fraction,
+        "generator_driver": driver,
         "rate_per_connection": rate,
         "offered_ops": offered,
         "systems": {name: {"status": "ok" if not failures[name] else "failed",
@@ -568,7 +577,7 @@ def add_ratios(results):
                 verdicts.append(level["p99_no_worse"])
             r["p99_no_worse"] = (None if None in verdicts else all(verdicts))
             r["p99_basis"] = "equal load " + ", ".join(
-                f"{level['fraction']:.0%}" for level in levels if level["p99_no_worse"] is False)
+                level_label(level) for level in levels if level["p99_no_worse"] is False)
         else:
             r["p99_no_worse"] = (petrel["p99"] <= redis["p99"]) if petrel and redis else None
             r["p99_basis"] = "closed loop"
@@ -641,12 +650,18 @@ def table(results, systems):
     return lines, notes
 
 
+def level_label(level):
+    """50%, or 50% epoll when the generator ran on epoll."""
+    driver = level.get("generator_driver", "io_uring")
+    return f"{level['fraction']:.0%}" + ("" if driver == "io_uring" else f" {driver}")
+
+
 def equal_load_table(results, systems):
     """Latency at the same offered load: one row per scenario that ran it."""
     rows = [(r, level) for r in results for level in r.get("equal_load", [])]
     if not rows:
         return []
-    header = ["scenario", "load", "offered ops/s"] + [f"{system_label(s)} ops/s" for s in systems]
+    header = ["scenario", "load", "generator", "offered ops/s"] + [f"{system_label(s)} ops/s" for s in systems]
     for metric in ("p50", "p99", "p99.9"):
         header += [f"{system_label(s)} {metric} ms" for s in systems]
     has_pair = "petrel" in systems and "redis" in systems
@@ -654,7 +669,8 @@ def equal_load_table(results, systems):
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     for r, equal in rows:
         medians = {s: equal["systems"][s]["median"] for s in systems}
-        cells = [r["title"], f"{equal['fraction']:.0%}", fmt(equal["offered_ops"])]
+        cells = [r["title"], f"{equal['fraction']:.0%}", equal.get("generator_driver", "io_uring"),
+                 fmt(equal["offered_ops"])]
         cells += [fmt(medians[s]["ops"]) if medians[s] else equal["systems"][s]["status"] for s in systems]
         for metric in ("p50", "p99", "p99.9"):
             cells += [fmt(medians[s][metric], ".3f") if medians[s] else "n/a" for s in systems]
@@ -774,6 +790,9 @@ def main():
                         help="after the throughput rounds, rounds at these fractions (comma-separated) of "
                              "the slowest system's median ops/s, the same rate for every system, for "
                              "latency at equal load (0 skips them; EQUAL_LOAD)")
+    parser.add_argument("--equal-load-driver", default=os.environ.get("EQUAL_LOAD_DRIVER", "io_uring"),
+                        help="petrel-bench's driver in the equal-load rounds, comma-separated: io_uring "
+                             "(as the throughput rounds) and/or epoll (EQUAL_LOAD_DRIVER)")
     parser.add_argument("--equal-load-rounds", type=int, default=None,
                         help="rounds per system at equal load (default: --rounds; EQUAL_LOAD_ROUNDS)")
     parser.add_argument("--idle-warmup", type=int, default=4, help="seconds for (f)'s idle connections to open")
@@ -792,6 +811,9 @@ def main():
     if any(not 0 <= f < 1 for f in fractions):
         parser.error(f"--equal-load {args.equal_load}: each a fraction from 0 (off) up to, not including, 1")
     args.equal_load = [f for f in fractions if f > 0]
+    args.equal_load_driver = [d.strip() for d in args.equal_load_driver.split(",") if d.strip()]
+    if not args.equal_load_driver or any(d not in ("io_uring", "epoll") for d in args.equal_load_driver):
+        parser.error(f"--equal-load-driver {','.join(args.equal_load_driver)!r}: io_uring, epoll or both")
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [w for w in wanted if w not in {s.sid for s in SCENARIOS}]
     if unknown:
@@ -844,6 +866,7 @@ def main():
         "petrel_tls_vs_plain": TLS_VS_PLAIN_TEXT[args.interleave_plain],
         "load_generator": f"petrel-bench -t {args.threads} -c 50 (plus 950 rate-limited connections in (f))",
         "equal_load_fractions": args.equal_load,
+        "equal_load_generator_drivers": args.equal_load_driver,
         "equal_load_rounds": args.equal_load_rounds if args.equal_load else 0,
     }
     with open(stem + ".json", "w") as f:
@@ -852,7 +875,7 @@ def main():
     rows, notes = table(results, args.system_list)
     equal_rows = equal_load_table(results, args.system_list)
     # A system that failed at equal load leaves its p99 verdict open; say why.
-    notes += [f"[{len(notes) + index + 1}] {r['title']} at equal load {level['fraction']:.0%}: "
+    notes += [f"[{len(notes) + index + 1}] {r['title']} at equal load {level_label(level)}: "
               f"{system_label(system)} failed: {entry['reason']}"
               for index, (r, level, system, entry) in enumerate(
                   (r, level, system, entry) for r in results for level in r.get("equal_load", [])
@@ -875,7 +898,8 @@ def main():
     if equal_rows:
         md += [f"Latency at equal load: after the throughput rounds every system carries the same offered "
                f"load, {levels_text} of the slowest system's median ops/s, as a fixed request rate on "
-               f"each busy connection (--rate-limiting), {args.equal_load_rounds} rotating rounds each; "
+               f"each busy connection (--rate-limiting), {args.equal_load_rounds} rotating rounds each, "
+               f"petrel-bench on {' and on '.join(args.equal_load_driver)}; "
                "medians. The target's p99 (\"no worse than Redis's at the same offered load\") is judged "
                "here, at every level; the closed-loop p99 above is taken at whatever load each server "
                "sustained.", "",
@@ -913,7 +937,7 @@ def main():
         for level in r.get("equal_load", []):
             for system, entry in level["systems"].items():
                 figures = ", ".join(f"{x['ops']:,.0f} ops/s p99 {x['p99']:.3f}" for x in entry["rounds"])
-                label = f"{system} at {level['fraction']:.0%}"
+                label = f"{system} at {level_label(level)}"
                 md.append(f"{r['id']:7} {label:16}: {figures or entry['reason']}")
     md += ["```", "", "Reproduce: `bench/compare.sh` (see bench/README.md for the environment variables)."]
     with open(stem + ".md", "w") as f:

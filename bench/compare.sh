@@ -26,6 +26,10 @@
 #                                 (the same request rate), for p99 at equal
 #                                 load; 0 skips those rounds
 #   EQUAL_LOAD_ROUNDS=$ROUNDS     rounds per system at equal load
+#   EQUAL_LOAD_DRIVER=io_uring    petrel-bench's driver at equal load: io_uring
+#                                 (gathers its connections' requests into one
+#                                 submission per round), epoll (writes each
+#                                 as it goes), or io_uring,epoll
 #   INTERLEAVE_PLAIN=0            Petrel TLS/plain from the plaintext scenario
 #                                 (default: Petrel plain rounds run in the TLS
 #                                 scenario's own rotation)

@@ -94,6 +94,11 @@ pub struct Args {
     /// Number of total requests per client, or 'allkeys' for the whole key range
     #[arg(short = 'n', long, conflicts_with = "test_time")]
     pub requests: Option<String>,
+    /// I/O driver of the generator's threads: auto (io_uring, epoll where
+    /// the kernel refuses it) or epoll (each request written as its
+    /// connection's task runs, not gathered into a ring submission)
+    #[arg(long = "io-driver", value_enum, default_value_t = IoDriver::Auto)]
+    pub io_driver: IoDriver,
     /// Maximum requests per second from each connection (default: unlimited)
     #[arg(long = "rate-limiting", value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limiting: Option<u32>,
@@ -273,6 +278,24 @@ impl KeyPattern {
     }
 }
 
+/// The generator threads' I/O driver (--io-driver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IoDriver {
+    /// io_uring, epoll where the kernel refuses io_uring.
+    Auto,
+    /// epoll: writes leave as each connection's task runs.
+    Epoll,
+}
+
+impl IoDriver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IoDriver::Auto => "auto",
+            IoDriver::Epoll => "epoll",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     /// Plain RESP2 with no HELLO, as memtier's default `redis`.
@@ -418,6 +441,7 @@ pub struct Config {
     /// `-n allkeys` was given: print the computed request count as memtier does.
     pub requests_from_allkeys: bool,
     pub rate_limit: Option<u32>,
+    pub io_driver: IoDriver,
     pub clients: u32,
     pub threads: u32,
     pub pipeline: u32,
@@ -621,6 +645,7 @@ impl Config {
             stop,
             requests_from_allkeys,
             rate_limit: args.rate_limiting,
+            io_driver: args.io_driver,
             clients: args.clients,
             threads: args.threads,
             pipeline: args.pipeline,

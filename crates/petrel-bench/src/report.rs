@@ -362,6 +362,7 @@ pub fn json_configuration(config: &Config) -> Value {
         "run_count": config.run_count,
         "requests": requests,
         "rate_limit": config.rate_limit.unwrap_or(0),
+        "io_driver": config.io_driver.as_str(),
         "clients": config.clients,
         "threads": config.threads,
         "test_time": test_time,

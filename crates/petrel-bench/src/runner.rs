@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::client::{run_client, Progress, ThreadShared};
-use crate::config::{Config, StopCondition};
+use crate::config::{Config, IoDriver, StopCondition};
 use crate::stats::RunStats;
 use crate::transport::Target;
 
@@ -106,12 +106,19 @@ pub fn run(config: &Arc<Config>, target: &Arc<Target>, run_id: u32) -> Result<Ru
 /// plain ring (or epoll) is used there.
 fn build_runtime(
     entries: u32,
+    driver: IoDriver,
 ) -> std::io::Result<
     monoio::FusionRuntime<
         monoio::time::TimeDriver<monoio::IoUringDriver>,
         monoio::time::TimeDriver<monoio::LegacyDriver>,
     >,
 > {
+    if driver == IoDriver::Epoll {
+        return monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map(Into::into);
+    }
     let mut uring = io_uring::IoUring::builder();
     uring.setup_single_issuer().setup_defer_taskrun();
     let deferred = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
@@ -139,7 +146,7 @@ fn run_thread(
     wall_start: SystemTime,
     rows: usize,
 ) -> Result<RunStats, RunError> {
-    let mut runtime = build_runtime(ring_entries(config.clients))
+    let mut runtime = build_runtime(ring_entries(config.clients), config.io_driver)
         .map_err(|source| RunError::Runtime { thread, source })?;
     runtime.block_on(async move {
         let thread_start = Instant::now();

@@ -293,6 +293,28 @@ fn rate_limiting_holds_each_connection_to_its_rate() {
     assert_eq!(report["configuration"]["rate_limit"].as_u64(), Some(400));
 }
 
+#[test]
+fn epoll_driver_runs_the_same_load() {
+    if !redis_available() {
+        return;
+    }
+    let dir = TempDir::new("epoll");
+    let redis = start_redis(&[], false);
+    let json = dir.path("result.json");
+    let output = run_bench(redis.port, &["--io-driver", "epoll"], &json);
+    assert_clean_run(&output, &json, "epoll driver");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["configuration"]["io_driver"], "epoll");
+
+    let output = run_bench(redis.port, &["--io-driver", "poll"], &json);
+    assert!(!output.status.success(), "an unknown driver is refused");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("epoll"),
+        "the error names the choices: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// GET over a plain socket: the value, or None for a missing key.
 fn raw_get(port: u16, key: &str) -> Option<Vec<u8>> {
     use std::io::{BufRead, BufReader, Read, Write};
