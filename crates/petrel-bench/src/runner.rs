@@ -1,7 +1,7 @@
 //! One run of the benchmark: --threads OS threads, each with its own monoio
-//! runtime (io_uring, or epoll where io_uring is unavailable) running its
-//! --clients connections as tasks; meanwhile the calling thread prints
-//! memtier's live progress line on stderr once a second.
+//! runtime (io_uring, or epoll where io_uring is unavailable or --io-driver
+//! epoll asks for it) running its --clients connections as tasks; meanwhile
+//! the calling thread prints memtier's live progress line on stderr once a second.
 //!
 //! Threads share nothing on the request path: each counts into its own
 //! stats, publishes a few relaxed counters for the progress line, and hands
@@ -103,7 +103,8 @@ pub fn run(config: &Arc<Config>, target: &Arc<Target>, run_id: u32) -> Result<Ru
 /// (single issuer, deferred task run): measured on loopback at pipeline 1,
 /// it drives more requests per second from one core than a ring the kernel
 /// interrupts for each completion. Kernels before 6.1 refuse the flags; the
-/// plain ring (or epoll) is used there.
+/// plain ring (or epoll) is used there. `--io-driver epoll` asks for epoll,
+/// where each request leaves as its connection's task runs.
 fn build_runtime(
     entries: u32,
     driver: IoDriver,
