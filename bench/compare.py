@@ -458,10 +458,12 @@ def run_scenario(bench, scenario, args):
     rounds = run_rotation(rotation, args.rounds, status, "",
                           lambda name: bench.measure(workloads[name], servers[name].port),
                           lambda m: f"{metric_value(scenario, m):>12,.0f} {metric_label(scenario)}")
-    equal_load = [level for level in (measure_equal_load(bench, scenario, args, servers, status, rounds, fraction,
-                                                         driver)
-                                      for driver in args.equal_load_driver for fraction in args.equal_load)
-                  if level is not None]
+    equal_load = []
+    for driver in args.equal_load_driver:
+        for fraction in args.equal_load:
+            level = measure_equal_load(bench, scenario, args, servers, status, rounds, fraction, driver)
+            if level is not None:
+                equal_load.append(level)
     for server in servers.values():
         if server.process is not None:
             server.close()
@@ -546,6 +548,11 @@ def measure_equal_load(bench, scenario, args, servers, status, rounds, fraction,
     }
 
 
+def p99_no_worse(petrel, redis):
+    """Petrel's median p99 against Redis's; None unless both were measured."""
+    return petrel["p99"] <= redis["p99"] if petrel and redis else None
+
+
 def median_for(result, system):
     entry = result["systems"].get(system)
     return entry["median"] if entry else None
@@ -570,16 +577,14 @@ def add_ratios(results):
         if levels:
             verdicts = []
             for level in levels:
-                petrel_equal = level["systems"].get("petrel", {}).get("median")
-                redis_equal = level["systems"].get("redis", {}).get("median")
-                level["p99_no_worse"] = (petrel_equal["p99"] <= redis_equal["p99"]
-                                         if petrel_equal and redis_equal else None)
+                level["p99_no_worse"] = p99_no_worse(level["systems"].get("petrel", {}).get("median"),
+                                                     level["systems"].get("redis", {}).get("median"))
                 verdicts.append(level["p99_no_worse"])
             r["p99_no_worse"] = (None if None in verdicts else all(verdicts))
             r["p99_basis"] = "equal load " + ", ".join(
                 level_label(level) for level in levels if level["p99_no_worse"] is False)
         else:
-            r["p99_no_worse"] = (petrel["p99"] <= redis["p99"]) if petrel and redis else None
+            r["p99_no_worse"] = p99_no_worse(petrel, redis)
             r["p99_basis"] = "closed loop"
         interleaved = r.get("petrel_plain")
         if interleaved is not None:
@@ -875,11 +880,12 @@ def main():
     rows, notes = table(results, args.system_list)
     equal_rows = equal_load_table(results, args.system_list)
     # A system that failed at equal load leaves its p99 verdict open; say why.
-    notes += [f"[{len(notes) + index + 1}] {r['title']} at equal load {level_label(level)}: "
-              f"{system_label(system)} failed: {entry['reason']}"
-              for index, (r, level, system, entry) in enumerate(
-                  (r, level, system, entry) for r in results for level in r.get("equal_load", [])
-                  for system, entry in level["systems"].items() if entry["status"] != "ok")]
+    for r in results:
+        for level in r.get("equal_load", []):
+            for system, entry in level["systems"].items():
+                if entry["status"] != "ok":
+                    notes.append(f"[{len(notes) + 1}] {r['title']} at equal load {level_label(level)}: "
+                                 f"{system_label(system)} failed: {entry['reason']}")
     redis_extra = f" (redis-server {' '.join(args.redis_arg)})" if args.redis_arg else ""
     md = [f"# Petrel vs Redis: {date} on {cpu}", "",
           f"Kernel {meta['kernel']}, {meta['cores']} cores; {meta['redis'].split(' sha=')[0]}{redis_extra}; "
