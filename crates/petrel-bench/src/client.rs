@@ -173,10 +173,24 @@ impl RateLimit {
         if now >= self.next_slot {
             self.tokens = self.per_slot;
             self.next_slot += self.slot;
-            if self.next_slot <= now {
-                // Far behind (a slow server): start counting from now.
-                self.next_slot = now + self.slot;
-            }
+            // Far behind (a slow server, a long handshake): the missed slots
+            // are not made up, and the next one stays at this connection's
+            // phase. Restarting the count from `now` instead lines up every
+            // connection that fell behind at the same moment, and they then
+            // send together for the rest of the run.
+            self.skip_to(now);
+        }
+    }
+
+    /// Moves the next slot to the first one of this connection's phase that
+    /// is not before `now`, granting nothing: for the start of sending, so
+    /// that slots due while connecting do not all fire at once.
+    fn skip_to(&mut self, now: Instant) {
+        if self.next_slot < now {
+            let behind = (now - self.next_slot).as_nanos();
+            let slot = self.slot.as_nanos().max(1);
+            let slots = u32::try_from(behind.div_ceil(slot)).unwrap_or(u32::MAX);
+            self.next_slot += self.slot * slots;
         }
     }
 }
@@ -200,6 +214,7 @@ pub async fn run_client(shared: Rc<ThreadShared>, client_index: u64) {
         read_buf: Vec::with_capacity(READ_BUFFER_BYTES),
         in_flight: VecDeque::with_capacity(config.pipeline as usize),
     };
+    let mut first_connection = true;
     loop {
         if state.finished(shared.deadline, Instant::now()) {
             return;
@@ -220,6 +235,12 @@ pub async fn run_client(shared: Rc<ThreadShared>, client_index: u64) {
         shared.progress.connections.fetch_add(1, Ordering::Relaxed);
         if !state.setup(&shared, &mut transport).await {
             return;
+        }
+        if first_connection {
+            first_connection = false;
+            if let Some(rate) = &mut state.rate {
+                rate.skip_to(Instant::now());
+            }
         }
         match state.serve(&shared, &mut transport, &mut generator).await {
             ConnectionEnd::Done | ConnectionEnd::Failed => return,
@@ -539,5 +560,37 @@ mod tests {
         late.refill(now + Duration::from_millis(75));
         assert_eq!(late.tokens, 1);
         assert_eq!(late.next_slot - now, Duration::from_millis(175));
+    }
+
+    #[test]
+    fn connections_that_fall_behind_keep_their_phases() {
+        // Two connections 50 ms apart in a 100 ms slot both stall until
+        // 1,003 ms (a slow handshake, a stalled server). Each sends its
+        // share at once and then goes back to its own phase; they must not
+        // end up sending together from then on.
+        let now = Instant::now();
+        let mut early = RateLimit::new(10, now, 0.0);
+        let mut late = RateLimit::new(10, now, 0.5);
+        let stalled_until = now + Duration::from_millis(1_003);
+        early.refill(stalled_until);
+        late.refill(stalled_until);
+        assert_eq!((early.tokens, late.tokens), (1, 1), "one share, not ten");
+        assert_eq!(early.next_slot - now, Duration::from_millis(1_100));
+        assert_eq!(late.next_slot - now, Duration::from_millis(1_050));
+    }
+
+    #[test]
+    fn slots_due_while_connecting_are_skipped() {
+        let now = Instant::now();
+        let mut rate = RateLimit::new(10, now, 0.25);
+        rate.skip_to(now + Duration::from_millis(260));
+        assert_eq!(rate.tokens, 0, "nothing is sent for the missed slots");
+        assert_eq!(rate.next_slot - now, Duration::from_millis(325));
+        rate.skip_to(now + Duration::from_millis(300));
+        assert_eq!(
+            rate.next_slot - now,
+            Duration::from_millis(325),
+            "a slot still ahead stays"
+        );
     }
 }
