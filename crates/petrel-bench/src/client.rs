@@ -144,10 +144,11 @@ enum ConnectionEnd {
 /// --rate-limiting: memtier's scheme of `per_slot` requests every `slot`.
 ///
 /// Each connection's slots start at its own point in the slot period
-/// (`phase`, spread evenly over the connections), so that the run offers
-/// its load across the period instead of every connection sending its share
-/// at the same instant: that burst would measure how fast a server drains a
-/// queue, not its latency at the offered rate.
+/// (`phase`, spread evenly over the connections) and stay there for the
+/// whole run, so that the run offers its load across the period instead of
+/// every connection sending its share at the same instant: that burst would
+/// measure how fast a server drains a queue, not its latency at the offered
+/// rate.
 struct RateLimit {
     per_slot: u32,
     slot: Duration,
@@ -182,9 +183,9 @@ impl RateLimit {
         }
     }
 
-    /// Moves the next slot to the first one of this connection's phase that
-    /// is not before `now`, granting nothing: for the start of sending, so
-    /// that slots due while connecting do not all fire at once.
+    /// Moves the next slot forward by whole slots to the first one not
+    /// before `now`, granting nothing for the slots passed over: the
+    /// connection keeps its phase.
     fn skip_to(&mut self, now: Instant) {
         if self.next_slot < now {
             let behind = (now - self.next_slot).as_nanos();
@@ -236,6 +237,8 @@ pub async fn run_client(shared: Rc<ThreadShared>, client_index: u64) {
         if !state.setup(&shared, &mut transport).await {
             return;
         }
+        // Slots that fell due while connecting (TLS handshakes take a
+        // while) are passed over rather than all sent at once.
         if first_connection {
             first_connection = false;
             if let Some(rate) = &mut state.rate {
