@@ -173,25 +173,23 @@ impl RateLimit {
     fn refill(&mut self, now: Instant) {
         if now >= self.next_slot {
             self.tokens = self.per_slot;
-            self.next_slot += self.slot;
             // Far behind (a slow server, a long handshake): the missed slots
             // are not made up, and the next one stays at this connection's
             // phase. Restarting the count from `now` instead lines up every
             // connection that fell behind at the same moment, and they then
             // send together for the rest of the run.
-            self.skip_to(now);
+            self.skip_past(now);
         }
     }
 
-    /// Moves the next slot forward by whole slots to the first one not
-    /// before `now`, granting nothing for the slots passed over: the
-    /// connection keeps its phase.
-    fn skip_to(&mut self, now: Instant) {
-        if self.next_slot < now {
+    /// Moves the next slot forward by whole slots to the first one after
+    /// `now`, granting nothing for the slots passed over: the connection
+    /// keeps its phase.
+    fn skip_past(&mut self, now: Instant) {
+        if self.next_slot <= now {
             let behind = (now - self.next_slot).as_nanos();
-            let slot = self.slot.as_nanos().max(1);
-            let slots = u32::try_from(behind.div_ceil(slot)).unwrap_or(u32::MAX);
-            self.next_slot += self.slot * slots;
+            let slots = behind / self.slot.as_nanos().max(1) + 1;
+            self.next_slot += self.slot * u32::try_from(slots).unwrap_or(u32::MAX);
         }
     }
 }
@@ -242,7 +240,7 @@ pub async fn run_client(shared: Rc<ThreadShared>, client_index: u64) {
         if first_connection {
             first_connection = false;
             if let Some(rate) = &mut state.rate {
-                rate.skip_to(Instant::now());
+                rate.skip_past(Instant::now());
             }
         }
         match state.serve(&shared, &mut transport, &mut generator).await {
@@ -586,10 +584,10 @@ mod tests {
     fn slots_due_while_connecting_are_skipped() {
         let now = Instant::now();
         let mut rate = RateLimit::new(10, now, 0.25);
-        rate.skip_to(now + Duration::from_millis(260));
+        rate.skip_past(now + Duration::from_millis(260));
         assert_eq!(rate.tokens, 0, "nothing is sent for the missed slots");
         assert_eq!(rate.next_slot - now, Duration::from_millis(325));
-        rate.skip_to(now + Duration::from_millis(300));
+        rate.skip_past(now + Duration::from_millis(300));
         assert_eq!(
             rate.next_slot - now,
             Duration::from_millis(325),
