@@ -801,7 +801,8 @@ def main():
                              "(as the throughput rounds) and/or epoll (EQUAL_LOAD_DRIVER)")
     parser.add_argument("--equal-load-rounds", type=int, default=None,
                         help="rounds per system at equal load (default: --rounds; EQUAL_LOAD_ROUNDS)")
-    parser.add_argument("--idle-warmup", type=int, default=4, help="seconds for (f)'s idle connections to open")
+    parser.add_argument("--idle-warmup", type=int, default=int(os.environ.get("IDLE_WARMUP", 4)),
+                        help="seconds for (f)'s idle connections to open before a round")
     parser.add_argument("--port-base", type=int, default=int(os.environ.get("PORT_BASE", 7400)))
     parser.add_argument("--scenarios", default=os.environ.get("SCENARIOS", ",".join(s.sid for s in SCENARIOS)))
     parser.add_argument("--out-dir", default=os.environ.get("OUT_DIR", "bench/results"))

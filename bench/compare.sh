@@ -30,6 +30,8 @@
 #                                 (gathers its connections' requests into one
 #                                 submission per round), epoll (writes each
 #                                 as it goes), or io_uring,epoll
+#   IDLE_WARMUP=4                 seconds (f)'s 950 idle connections get to
+#                                 open before each round
 #   INTERLEAVE_PLAIN=0            Petrel TLS/plain from the plaintext scenario
 #                                 (default: Petrel plain rounds run in the TLS
 #                                 scenario's own rotation)

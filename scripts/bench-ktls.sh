@@ -36,7 +36,7 @@
 # Runs unattended in about 7 minutes with the defaults (ROUNDS=3,
 # DURATION=4, EQUAL_LOAD=0.8, EQUAL_LOAD_ROUNDS=1); the budget is under 8.
 #
-# Environment: DATA_CORES, ROUNDS, DURATION, EQUAL_LOAD, EQUAL_LOAD_ROUNDS, PETREL_BIN, PETREL_BENCH,
+# Environment: DATA_CORES, ROUNDS, DURATION, EQUAL_LOAD, EQUAL_LOAD_ROUNDS, IDLE_WARMUP, PETREL_BIN, PETREL_BENCH,
 # REDIS_SERVER, PETREL_KTLS (default "required"), NO_BUILD=1, OUT_ROOT
 # (default bench/results).
 set -euo pipefail
