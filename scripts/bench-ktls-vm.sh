@@ -14,7 +14,8 @@
 # about 70 TLS connections a second, and (f) has 950 idle ones), NO_BUILD=1 (use target/release as it is),
 # TIMEOUT (3600 s for the guest), OUT (target/ktls-vm/bench-rehearsal).
 # Exits 0 only if the guest passed every check; the guest's report files
-# land in OUT, the whole console log in target/ktls-vm/last-run.log.
+# and its console log (console.log) are written into OUT, replacing files
+# of the same name.
 # Takes about 9 minutes on the 2-core development machine; not part of
 # scripts/test.sh.
 
@@ -81,16 +82,19 @@ scripts/ktls-vm.sh --timeout "${TIMEOUT:-3600}" --memory 3072 \
 status=$?
 set -e
 
-# The guest printed its report files between markers; keep them.
+# The guest printed its report files between markers; keep them. A log
+# older than this run's staging is a previous run's: the guest never booted.
 log="${KTLS_VM_CACHE:-$repo/target/ktls-vm}/last-run.log"
-rm -rf "$out" && mkdir -p "$out"
-if [ -f "$log" ]; then
+mkdir -p "$out"
+if [ -f "$log" ] && [ "$log" -nt "$stage/rehearsal.env" ]; then
     awk -v dir="$out" '
         /^BENCH-KTLS-FILE / { file = dir "/" $2; next }
         /^BENCH-KTLS-END$/ { close(file); file = ""; next }
         file != "" { print > file }
     ' "$log"
     cp "$log" "$out/console.log"
+    say "guest report files in $out"
+else
+    say "the guest did not run; nothing written to $out"
 fi
-say "guest report files in $out"
 exit "$status"
