@@ -132,6 +132,8 @@ pub struct Config {
     pub node_tls: Option<tls::NodeTls>,
     /// TOML appended after the databases, such as an `[admin]` table; Petrel only.
     pub extra_toml: Option<String>,
+    /// The server's (soft, hard) limit on open files, where the test sets one.
+    pub open_file_limit: Option<(u64, u64)>,
 }
 
 impl Default for Config {
@@ -143,6 +145,7 @@ impl Default for Config {
             node_extra: Vec::new(),
             node_tls: None,
             extra_toml: None,
+            open_file_limit: None,
         }
     }
 }
@@ -159,6 +162,13 @@ impl Config {
 
     pub fn proto_max_bulk_len(mut self, size: &str) -> Config {
         self.proto_max_bulk_len = Some(size.to_owned());
+        self
+    }
+
+    /// Starts the server with this (soft, hard) limit on open files, as a
+    /// shell's `ulimit -Sn`/`-Hn` or systemd's `LimitNOFILE=` would.
+    pub fn open_file_limit(mut self, soft: u64, hard: u64) -> Config {
+        self.open_file_limit = Some((soft, hard));
         self
     }
 
@@ -334,7 +344,12 @@ struct Process {
 }
 
 impl Process {
-    fn spawn(label: String, mut command: Command, log: PathBuf) -> Process {
+    fn spawn(
+        label: String,
+        mut command: Command,
+        log: PathBuf,
+        open_file_limit: Option<(u64, u64)>,
+    ) -> Process {
         let out = std::fs::File::create(&log)
             .unwrap_or_else(|error| panic!("create {}: {error}", log.display()));
         let err = out
@@ -349,6 +364,23 @@ impl Process {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
                 Ok(())
             });
+        }
+        if let Some((soft, hard)) = open_file_limit {
+            let limit = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            // SAFETY: runs in the child between fork and exec; setrlimit is
+            // async-signal-safe and reads only the struct moved in.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
         }
         let child = command
             .spawn()
@@ -455,6 +487,7 @@ impl Server {
                     "petrel".into(),
                     command,
                     dir.join("petrel.log"),
+                    config.open_file_limit,
                 ));
             }
             Target::Redis => {
@@ -468,6 +501,7 @@ impl Server {
                         format!("redis-server for {}", database.name),
                         command,
                         dir.join(format!("redis-{index}.log")),
+                        config.open_file_limit,
                     ));
                 }
             }

@@ -164,6 +164,47 @@ fn describe(config: &Config, tls: &petrel_tls::TlsSnapshot) {
     }
 }
 
+/// Descriptors kept beyond the client connections for listeners, rings,
+/// replication links, logs and the admin API (Redis reserves 32 too).
+const RESERVED_OPEN_FILES: u64 = 32;
+
+/// Raises the soft limit on open files so that `maxclients` connections fit,
+/// as far as the hard limit allows. Shells and service managers often start
+/// a process at 1,024, which would leave every connection past about a
+/// thousand waiting in the listen backlog, unanswered.
+fn raise_open_file_limit() {
+    use rlimit::Resource;
+    let maxclients = petrel_store::family::server::MAXCLIENTS;
+    let wanted = maxclients + RESERVED_OPEN_FILES;
+    let (soft, hard) = match Resource::NOFILE.get() {
+        Ok(limits) => limits,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the open file limit");
+            return;
+        }
+    };
+    if soft >= wanted {
+        return;
+    }
+    let raised = wanted.min(hard);
+    if raised > soft {
+        if let Err(error) = Resource::NOFILE.set(raised, hard) {
+            tracing::warn!(%error, soft, "cannot raise the open file limit");
+            return;
+        }
+        tracing::info!(from = soft, to = raised, "raised the open file limit");
+    }
+    if raised < wanted {
+        tracing::warn!(
+            limit = raised,
+            connections = raised.saturating_sub(RESERVED_OPEN_FILES),
+            maxclients,
+            "the open file limit leaves room for fewer connections than maxclients; \
+             raise the hard limit (ulimit -Hn, or LimitNOFILE= under systemd)"
+        );
+    }
+}
+
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let mut config = load_config(config)?;
     let admin = config.admin.clone();
@@ -173,6 +214,7 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     };
     let data_dir = config.node.data_dir.clone();
     let base_dir = config.base_dir.clone();
+    raise_open_file_limit();
     // Handlers go in before the data threads start, so a signal never finds
     // the process with its default (abrupt) action.
     let mut signals = signal_hook::iterator::Signals::new([
