@@ -12,7 +12,9 @@
 # Environment: ROUNDS (1), DURATION (5 s), EQUAL_LOAD (0.8),
 # EQUAL_LOAD_ROUNDS (1), IDLE_WARMUP (30 s: under emulation Redis 7 opens
 # about 70 TLS connections a second, and (f) has 950 idle ones), NO_BUILD=1 (use target/release as it is),
-# TIMEOUT (3600 s for the guest), OUT (target/ktls-vm/bench-rehearsal).
+# CPUS (2: the guest's CPUs; bench-ktls.sh gives half to the servers, so 4
+# runs Petrel on 2 data cores and Redis with 2 io-threads), TIMEOUT (3600 s
+# for the guest), OUT (target/ktls-vm/bench-rehearsal).
 # Exits 0 only if the guest passed every check; the guest's report files
 # and its console log (console.log) are written into OUT, replacing files
 # of the same name.
@@ -73,7 +75,7 @@ IDLE_WARMUP=${IDLE_WARMUP:-30}
 EOF
 
 set +e
-scripts/ktls-vm.sh --timeout "${TIMEOUT:-3600}" --memory 3072 \
+scripts/ktls-vm.sh --timeout "${TIMEOUT:-3600}" --memory 3072 --cpus "${CPUS:-2}" \
     --script scripts/ktls-vm/run-bench-ktls.sh \
     --file "$stage/python-stdlib.tar.gz" --file "$stage/bench-tree.tar.gz" --file "$stage/rehearsal.env" \
     petrel="$repo/target/release/petrel" petrel-bench="$repo/target/release/petrel-bench" \

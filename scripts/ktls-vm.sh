@@ -6,7 +6,7 @@
 # modules.dep built by depmod.
 #
 # Usage: scripts/ktls-vm.sh [--script FILE]... [--file PATH]... [--timeout SECS]
-#                           [--memory MB] [[NAME=]BINARY]...
+#                           [--memory MB] [--cpus N] [[NAME=]BINARY]...
 #
 #   BINARY        copied to /opt/ktls/bin (on the guest's PATH) as NAME, or
 #                 under its own file name; its shared libraries (ldd) go along.
@@ -19,6 +19,9 @@
 #                 and no --script: scripts/ktls-vm/run-probe.sh.
 #   --file PATH   extra file (certificates, config) copied to /opt/ktls/.
 #   --timeout S   limit for the guest run (default 600).
+#   --memory MB   guest memory (default 1024).
+#   --cpus N      guest CPUs (default 2); emulated, so more than the host
+#                 has only makes each slower.
 #
 # With no BINARY and no --script, runs both proofs with the debug build that
 # `cargo build --workspace --all-targets` leaves (a no-op after
@@ -41,6 +44,7 @@ cache="${KTLS_VM_CACHE:-$repo/target/ktls-vm}"
 scripts=()
 timeout_secs=600
 memory_mb=1024
+cpus=2
 binaries=()
 files=()
 
@@ -53,7 +57,8 @@ while [ $# -gt 0 ]; do
         --file) files+=("$2"); shift 2 ;;
         --timeout) timeout_secs="$2"; shift 2 ;;
         --memory) memory_mb="$2"; shift 2 ;;
-        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+        --cpus) cpus="$2"; shift 2 ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         -*) die "unknown option $1" ;;
         *) binaries+=("$1"); shift ;;
     esac
@@ -215,7 +220,7 @@ say "booting the guest (timeout ${timeout_secs}s, log $log)"
 booted=$(date +%s)
 set +e
 timeout --kill-after=10 "$timeout_secs" qemu-system-x86_64 \
-    -accel tcg -cpu max -m "$memory_mb" -smp 2 \
+    -accel tcg -cpu max -m "$memory_mb" -smp "$cpus" \
     -nographic -no-reboot \
     -kernel "$vmlinuz" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 panic=-1 quiet" \
