@@ -9,12 +9,14 @@
 # comes only from scripts/bench-ktls.sh on a host whose own kernel has kTLS.
 #
 # Usage: scripts/bench-ktls-vm.sh
-# Environment: ROUNDS (1), DURATION (5 s), EQUAL_LOAD (0.8),
-# EQUAL_LOAD_ROUNDS (1), IDLE_WARMUP (30 s: under emulation Redis 7 opens
-# about 70 TLS connections a second, and (f) has 950 idle ones), NO_BUILD=1 (use target/release as it is),
-# CPUS (2: the guest's CPUs; bench-ktls.sh gives half to the servers, so 4
-# runs Petrel on 2 data cores and Redis with 2 io-threads), TIMEOUT (3600 s
-# for the guest), OUT (target/ktls-vm/bench-rehearsal).
+# Environment:
+#   ROUNDS (1), DURATION (5 s), EQUAL_LOAD (0.8), EQUAL_LOAD_ROUNDS (1)
+#   IDLE_WARMUP (30 s: under emulation Redis 7 opens about 70 TLS
+#     connections a second, and (f) has 950 idle ones)
+#   CPUS (2): the guest's CPUs; bench-ktls.sh gives half to the servers, so
+#     4 runs Petrel on 2 data cores and Redis with 2 io-threads
+#   NO_BUILD=1 (use target/release as it is), TIMEOUT (3600 s for the
+#     guest), OUT (target/ktls-vm/bench-rehearsal)
 # Exits 0 only if the guest passed every check; the guest's report files
 # and its console log (console.log) are written into OUT, replacing files
 # of the same name.
