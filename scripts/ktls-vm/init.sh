@@ -14,6 +14,10 @@ mount -t devtmpfs devtmpfs /dev
 # friends on demand when TLS_TX/TLS_RX need them (modules.dep is in place).
 ln -sf /bin/busybox /sbin/modprobe
 ip link set lo up
+# The kernel starts init at 1,024 open files (hard 4,096); petrel warns when
+# the hard limit leaves less than maxclients' worth, and the guest scripts
+# treat any warning as a failure. A host set up for a server has room.
+ulimit -n 65536 || echo "KTLS-VM: cannot raise the open file limit"
 
 echo "KTLS-VM: guest kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus"
 if ! modprobe tls; then
