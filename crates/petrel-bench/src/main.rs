@@ -170,33 +170,20 @@ fn resolve(config: &Config) -> Result<Vec<SocketAddr>, String> {
 
 /// memtier raises RLIMIT_NOFILE to fit every connection; so do we.
 fn raise_open_file_limit(config: &Config) -> Result<(), String> {
+    use rlimit::Resource;
     let needed = config.total_connections() + u64::from(config.threads) * 10 + 10;
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we own and pass by pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(format!(
-            "getrlimit failed: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    if needed <= limit.rlim_cur {
+    let (soft, hard) = Resource::NOFILE
+        .get()
+        .map_err(|error| format!("getrlimit failed: {error}"))?;
+    if needed <= soft {
         return Ok(());
     }
-    let raised = libc::rlimit {
-        rlim_cur: needed.max(limit.rlim_cur),
-        rlim_max: needed.max(limit.rlim_max),
-    };
-    // SAFETY: setrlimit reads the struct we own; failure is reported by errno.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-        return Err(format!(
-            "running with {} connections needs {needed} open files (limit {}): {}",
-            config.total_connections(),
-            limit.rlim_cur,
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(())
+    Resource::NOFILE
+        .set(needed, needed.max(hard))
+        .map_err(|error| {
+            format!(
+                "running with {} connections needs {needed} open files (limit {soft}): {error}",
+                config.total_connections()
+            )
+        })
 }
