@@ -134,6 +134,8 @@ pub struct Config {
     pub extra_toml: Option<String>,
     /// The server's (soft, hard) limit on open files, where the test sets one.
     pub open_file_limit: Option<(u64, u64)>,
+    /// `maxclients` (Petrel's `node.maxclients`); absent means the default 10,000.
+    pub maxclients: Option<u64>,
 }
 
 impl Default for Config {
@@ -146,6 +148,7 @@ impl Default for Config {
             node_tls: None,
             extra_toml: None,
             open_file_limit: None,
+            maxclients: None,
         }
     }
 }
@@ -169,6 +172,12 @@ impl Config {
     /// shell's `ulimit -Sn`/`-Hn` or systemd's `LimitNOFILE=` would.
     pub fn open_file_limit(mut self, soft: u64, hard: u64) -> Config {
         self.open_file_limit = Some((soft, hard));
+        self
+    }
+
+    /// Client connections the server serves at once (over all databases on Petrel).
+    pub fn maxclients(mut self, count: u64) -> Config {
+        self.maxclients = Some(count);
         self
     }
 
@@ -201,6 +210,9 @@ impl Config {
         let _ = writeln!(toml, "data_cores = {}", self.data_cores);
         if let Some(size) = &self.proto_max_bulk_len {
             let _ = writeln!(toml, "proto_max_bulk_len = {}", toml_string(size));
+        }
+        if let Some(count) = self.maxclients {
+            let _ = writeln!(toml, "maxclients = {count}");
         }
         for (key, value) in &self.node_extra {
             let _ = writeln!(toml, "{key} = {value}");
@@ -267,6 +279,9 @@ impl Config {
         }
         if let Some(size) = &self.proto_max_bulk_len {
             args.extend(["--proto-max-bulk-len".into(), size.clone()]);
+        }
+        if let Some(count) = self.maxclients {
+            args.extend(["--maxclients".into(), count.to_string()]);
         }
         args
     }

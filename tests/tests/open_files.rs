@@ -3,13 +3,16 @@
 //! process at 1,024, and Redis raises its own limit towards maxclients, so
 //! Petrel must too. Each client here is a plain socket that sends PING and
 //! must read +PONG; a server stuck at its starting limit leaves the extra
-//! connections in the listen backlog, unanswered.
+//! connections in the listen backlog, unanswered. Where the hard limit is
+//! too low for maxclients, maxclients comes down to fit it.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use petrel_e2e::{skip_under_redis, Config, Server};
+use petrel_e2e::{query, skip_under_redis, Config, Server};
+
+const REFUSAL: &[u8] = b"-ERR max number of clients reached\r\n";
 
 /// The soft limit the server starts with, far below the connections opened.
 const STARTING_SOFT_LIMIT: u64 = 128;
@@ -68,11 +71,11 @@ fn serves_more_connections_than_its_starting_soft_limit() {
     ping_from_many_connections(server.port(), CLIENTS);
 }
 
-// With a hard limit below maxclients + 32, Petrel still raises the soft limit
-// as far as it may, serves what fits, and says in its log how many
-// connections that leaves room for.
+// With a hard limit below maxclients + 32, Petrel raises the soft limit as
+// far as it may, lowers maxclients to fit (as Redis does), serves what fits,
+// and says so in its log.
 #[test]
-fn a_hard_limit_below_maxclients_is_used_whole_and_reported() {
+fn a_hard_limit_below_maxclients_is_used_whole_and_maxclients_fits_it() {
     if skip_under_redis("checks Petrel's own log lines") {
         return;
     }
@@ -89,7 +92,70 @@ fn a_hard_limit_below_maxclients_is_used_whole_and_reported() {
         "no line about raising the limit to 1024:\n{logs}"
     );
     assert!(
-        logs.contains("connections=992") && logs.contains("maxclients=10000"),
-        "no warning that 1024 leaves room for 992 of maxclients' 10000:\n{logs}"
+        logs.contains("maxclients lowered to fit the open file limit")
+            && logs.contains("requested=10000")
+            && logs.contains("maxclients=992"),
+        "no warning that maxclients came down from 10000 to 992:\n{logs}"
     );
+    let limit: Vec<String> = query(&mut server.client(), &["CONFIG", "GET", "maxclients"]);
+    assert_eq!(limit, ["maxclients", "992"]);
+}
+
+// Where the hard limit is as low as 128, a server that accepted past its file
+// descriptors would leave clients connected and unanswered. Both Petrel and
+// redis-server instead bring maxclients down to 96 (the limit less 32 kept
+// for themselves), serve 96 clients and answer the next one Redis's error.
+#[test]
+fn past_a_lowered_maxclients_a_client_is_refused_not_left_waiting() {
+    raise_own_limit();
+    let server = Server::start(Config::default().open_file_limit(128, 128));
+    let limit: Vec<String> = query(&mut server.client(), &["CONFIG", "GET", "maxclients"]);
+    assert_eq!(limit, ["maxclients", "96"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut served = Vec::new();
+    while served.len() < 96 {
+        let mut stream = connect(server.port());
+        match ping(&mut stream) {
+            reply if reply == b"+PONG\r\n" => served.push(stream),
+            // The CONFIG GET connection above may not be closed yet.
+            reply if reply == REFUSAL && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            reply => panic!(
+                "connection {}: {:?}",
+                served.len(),
+                String::from_utf8_lossy(&reply)
+            ),
+        }
+    }
+    let mut extra = connect(server.port());
+    assert_eq!(ping(&mut extra), REFUSAL);
+    for (index, stream) in served.iter_mut().enumerate() {
+        assert_eq!(ping(stream), b"+PONG\r\n", "served connection {index}");
+    }
+}
+
+fn connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set a read timeout");
+    stream
+}
+
+/// Sends PING and reads one line of answer (empty if the server closed).
+fn ping(stream: &mut TcpStream) -> Vec<u8> {
+    stream
+        .write_all(b"*1\r\n$4\r\nPING\r\n")
+        .expect("send PING");
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while !answer.ends_with(b"\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => answer.push(byte[0]),
+            Ok(_) => break,
+            Err(error) => panic!("no answer to PING: {error}"),
+        }
+    }
+    answer
 }

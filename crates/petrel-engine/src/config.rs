@@ -16,6 +16,10 @@ pub const PROTO_MAX_BULK_LEN_DEFAULT: u64 = 512 * 1024 * 1024;
 /// Ring size when a core has no tuning of its own.
 pub const RING_ENTRIES_DEFAULT: u32 = 1024;
 pub const DEFAULT_PORT: u16 = 6379;
+/// Redis's default `maxclients`.
+pub const MAXCLIENTS_DEFAULT: u64 = 10_000;
+/// Far past what one node's file descriptors allow; catches a stray digit.
+pub const MAXCLIENTS_MAX: u64 = 10_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -97,6 +101,10 @@ pub struct NodeConfig {
     /// replica may miss and still resume with PSYNC, and how far it may fall
     /// behind during a full sync.
     pub repl_backlog_size_bytes: u64,
+    /// Client connections the node serves at once, over all databases; one
+    /// more is answered `-ERR max number of clients reached` and closed.
+    /// `petrel serve` lowers it to fit the open file limit.
+    pub maxclients: u64,
 }
 
 /// `repl_backlog_size` when the config does not say.
@@ -206,6 +214,7 @@ impl Config {
                 io_driver: IoDriver::Auto,
                 tls: RawNodeTls::default(),
                 repl_backlog_size_bytes: REPL_BACKLOG_SIZE_DEFAULT,
+                maxclients: MAXCLIENTS_DEFAULT,
             },
             cores: Vec::new(),
             databases: vec![DatabaseConfig {
@@ -355,6 +364,7 @@ struct RawNode {
     io_driver: Option<IoDriver>,
     tls: Option<RawNodeTls>,
     repl_backlog_size: Option<RawSize>,
+    maxclients: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -475,6 +485,13 @@ impl RawConfig {
             return Err(invalid(
                 "node.repl_backlog_size",
                 "must be between 16kb and 16gb",
+            ));
+        }
+        let maxclients = node.maxclients.unwrap_or(MAXCLIENTS_DEFAULT);
+        if !(1..=MAXCLIENTS_MAX).contains(&maxclients) {
+            return Err(invalid(
+                "node.maxclients",
+                format!("must be between 1 and {MAXCLIENTS_MAX}"),
             ));
         }
         let proto_max_bulk_len = match node.proto_max_bulk_len {
@@ -645,6 +662,7 @@ impl RawConfig {
                 io_driver: node.io_driver.unwrap_or(IoDriver::Auto),
                 tls: node.tls.unwrap_or_default(),
                 repl_backlog_size_bytes,
+                maxclients,
             },
             cores,
             databases,
@@ -700,8 +718,16 @@ mod tests {
         assert_eq!(config.node.bind, IpAddr::from([127, 0, 0, 1]));
         assert_eq!(config.node.data_cores.len(), available_cores());
         assert_eq!(config.node.proto_max_bulk_len, 512 * 1024 * 1024);
+        assert_eq!(config.node.maxclients, 10_000);
         assert_eq!(config.databases[0].memory_size_bytes, 0);
         assert_eq!(config.tuning_for(0).ring_entries, RING_ENTRIES_DEFAULT);
+    }
+
+    #[test]
+    fn maxclients_is_read_from_the_node_table() {
+        let config = parse("[node]\nmaxclients = 50\n[[databases]]\nname = \"a\"\nport = 7000\n")
+            .expect("valid");
+        assert_eq!(config.node.maxclients, 50);
     }
 
     #[test]
@@ -737,6 +763,8 @@ mod tests {
             ("[[databases]]\nname = \"a\"\nport = 7000\nmemory_size = \"lots\"\n", "databases[0].memory_size"),
             ("[[cores]]\nid = 0\nring_entries = 1000\n[[databases]]\nname = \"a\"\nport = 7000\n", "cores[0].ring_entries"),
             ("[node]\nproto_max_bulk_len = 10\n[[databases]]\nname = \"a\"\nport = 7000\n", "node.proto_max_bulk_len"),
+            ("[node]\nmaxclients = 0\n[[databases]]\nname = \"a\"\nport = 7000\n", "node.maxclients"),
+            ("[node]\nmaxclients = -5\n[[databases]]\nname = \"a\"\nport = 7000\n", "maxclients"),
             ("[node]\n", "databases"),
         ];
         for (text, key) in cases {

@@ -8,17 +8,19 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use std::sync::atomic::Ordering;
 
+use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 use petrel_resp::{Limits, RequestParser, WireBuffer};
 use petrel_store::session::Session;
 use petrel_tls::{HandshakeFailure, PeerRole, TlsMode};
 use tracing::{debug, warn};
 
-use crate::node::now_ms;
+use crate::node::{now_ms, ClientPermit};
 use crate::pipeline::{Batch, Control, ReplySlots};
 use crate::security::{KernelTls, TransportKind};
 use crate::tls_stream::{Handoff, HandshakeError, KtlsFallback, TlsStream};
@@ -40,6 +42,13 @@ const PIPELINE_BATCH_MAX: usize = 1024;
 /// Reply bytes after which a batch stops taking requests and writes.
 const WRITE_BUFFER_FLUSH_BYTES: usize = 1024 * 1024;
 
+/// Redis's answer to a connection past `maxclients`.
+const MAXCLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
+/// How long a refused connection is read from before it is closed.
+const REFUSAL_LINGER: Duration = Duration::from_millis(200);
+/// Bytes a refused connection's client may have sent that are read and dropped.
+const REFUSAL_DRAIN_MAX_BYTES: usize = 64 * 1024;
+
 /// What the engine knows about a connection's transport and peer.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectionSecurity {
@@ -52,10 +61,57 @@ pub(crate) struct ConnectionSecurity {
     pub fd: i32,
 }
 
+/// Answers a connection past `maxclients` as Redis does, then closes it: the
+/// error on a database that takes plaintext, nothing where every client
+/// must speak TLS (no handshake is spent on a connection being refused).
+pub(crate) async fn refuse(
+    worker: Rc<Worker>,
+    database: usize,
+    mut tcp: TcpStream,
+    peer: SocketAddr,
+) {
+    let mode = worker
+        .shared
+        .security
+        .snapshot
+        .load()
+        .database(database)
+        .mode();
+    debug!(%peer, "refusing a connection: maxclients are open");
+    if mode != TlsMode::Enabled {
+        let (written, _) = tcp.write_all(BytesMut::from(MAXCLIENTS_REACHED)).await;
+        if written.is_ok() && AsyncWriteRent::shutdown(&mut tcp).await.is_ok() {
+            // Closing with the client's request unread would send a reset,
+            // which can discard the error before the client reads it.
+            let drain = async {
+                let mut drained = 0;
+                let mut buffer = BytesMut::with_capacity(READ_CHUNK_MIN_BYTES);
+                while drained < REFUSAL_DRAIN_MAX_BYTES {
+                    buffer.clear();
+                    let (read, returned) = tcp.read_into(buffer).await;
+                    buffer = returned;
+                    match read {
+                        Ok(count) if count > 0 => drained += count,
+                        _ => break,
+                    }
+                }
+            };
+            let _ = monoio::time::timeout(REFUSAL_LINGER, drain).await;
+        }
+    }
+    tcp.close().await;
+}
+
 /// Applies the database's TLS policy to a new connection: tells TLS from
 /// RESP by the first byte, refuses what the mode forbids, runs the
 /// handshake, tries the kernel handoff, then serves.
-pub(crate) async fn accept(worker: Rc<Worker>, database: usize, tcp: TcpStream, peer: SocketAddr) {
+pub(crate) async fn accept(
+    worker: Rc<Worker>,
+    database: usize,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    _permit: ClientPermit,
+) {
     let shared = worker.shared.clone();
     let security = &shared.security;
     let snapshot = security.snapshot.load_full();

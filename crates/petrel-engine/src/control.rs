@@ -35,7 +35,7 @@ use petrel_tls::{KtlsMode, RawDatabaseTls, RawNodeTls, TlsSnapshot};
 use tracing::{debug, error, info, warn};
 
 use crate::config::DatabaseConfig;
-use crate::node::Shared;
+use crate::node::{ClientPermit, Shared};
 use crate::security::{KernelTls, TransportKind};
 use crate::worker::{Message, Worker};
 
@@ -47,6 +47,9 @@ const LATENCY_MAX_US: u64 = 60_000_000;
 const LATENCY_SIGNIFICANT_DIGITS: u8 = 2;
 /// How long the control plane waits for a data thread to carry out a step.
 const THREAD_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a data thread may log a repeating condition (connections
+/// refused past maxclients, accept failing).
+const LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Slot → settings; `None` for a removed database.
 pub(crate) type Catalog = Vec<Option<Arc<DatabaseConfig>>>;
@@ -523,6 +526,11 @@ struct Local {
     requests: Vec<u64>,
     /// Service time per request in microseconds, by slot.
     latency_us: Vec<Option<hdrhistogram::Histogram<u64>>>,
+    /// When this thread last logged that it refuses connections.
+    maxclients_warned_at: Option<std::time::Instant>,
+    /// When this thread last logged a failed accept, and failures since.
+    accept_failure_logged_at: Option<std::time::Instant>,
+    accept_failures: u64,
 }
 
 struct Tracked {
@@ -631,21 +639,75 @@ async fn accept_loop(
         monoio::select! {
             _ = &mut stopped => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    worker.stats.borrow_mut().connections_received += 1;
-                    if let Err(error) = stream.set_nodelay(true) {
-                        debug!(%peer, %error, "cannot set TCP_NODELAY");
+                Ok((stream, peer)) => match ClientPermit::take(&worker.shared) {
+                    Some(permit) => {
+                        worker.stats.borrow_mut().connections_received += 1;
+                        if let Err(error) = stream.set_nodelay(true) {
+                            debug!(%peer, %error, "cannot set TCP_NODELAY");
+                        }
+                        monoio::spawn(crate::connection::accept(
+                            worker.clone(),
+                            slot,
+                            stream,
+                            peer,
+                            permit,
+                        ));
                     }
-                    monoio::spawn(crate::connection::accept(worker.clone(), slot, stream, peer));
-                }
+                    None => {
+                        worker.stats.borrow_mut().rejected_connections += 1;
+                        warn_maxclients_reached(&worker);
+                        monoio::spawn(crate::connection::refuse(worker.clone(), slot, stream, peer));
+                    }
+                },
                 Err(error) => {
                     // Out of file descriptors or a transient failure: back off, don't spin.
-                    error!(%error, "accept failed");
+                    log_accept_failure(&error);
                     monoio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         }
     }
+}
+
+/// Says once a minute at most, per data thread, that connections are being
+/// refused; INFO's `rejected_connections` counts every one.
+fn warn_maxclients_reached(worker: &Worker) {
+    if !LOCAL.with(|local| due(&mut local.borrow_mut().maxclients_warned_at)) {
+        return;
+    }
+    warn!(
+        maxclients = worker.shared.config.node.maxclients,
+        rejected_on_this_thread = worker.stats.borrow().rejected_connections,
+        "refusing connections: maxclients are open (node.maxclients)"
+    );
+}
+
+/// Logs a failed accept once a minute at most per data thread, with how
+/// many failed since: out of file descriptors, the loop retries every 50 ms.
+fn log_accept_failure(error: &std::io::Error) {
+    let (log, failures) = LOCAL.with(|local| {
+        let mut local = local.borrow_mut();
+        local.accept_failures += 1;
+        let failures = local.accept_failures;
+        let log = due(&mut local.accept_failure_logged_at);
+        if log {
+            local.accept_failures = 0;
+        }
+        (log, failures)
+    });
+    if log {
+        error!(%error, failures, "accept failed (retrying every 50 ms)");
+    }
+}
+
+/// Whether a rate-limited log line is due, noting it as written if so.
+fn due(last_logged_at: &mut Option<std::time::Instant>) -> bool {
+    let now = std::time::Instant::now();
+    if last_logged_at.is_some_and(|at| now.duration_since(at) < LOG_INTERVAL) {
+        return false;
+    }
+    *last_logged_at = Some(now);
+    true
 }
 
 /// Carries out a control step on this data thread.

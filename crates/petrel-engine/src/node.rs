@@ -47,6 +47,9 @@ pub(crate) struct Shared {
     pub catalog: arc_swap::ArcSwap<crate::control::Catalog>,
     /// Replication: the shards' write queues and what the sync ring publishes.
     pub sync: crate::sync_feed::SyncShared,
+    /// Client connections open on every database, counted against
+    /// `node.maxclients` (see [`ClientPermit`]).
+    pub open_clients: AtomicU64,
 }
 
 impl Shared {
@@ -60,6 +63,35 @@ impl Shared {
             .iter()
             .map(|gauge| gauge.load(Ordering::Relaxed))
             .sum()
+    }
+}
+
+/// One client connection counted against `node.maxclients`, from accept
+/// until its task ends. The count is node-wide, as the open file limit is.
+#[derive(Debug)]
+pub(crate) struct ClientPermit {
+    shared: Arc<Shared>,
+}
+
+impl ClientPermit {
+    /// A permit, or `None` when `maxclients` connections are already open.
+    pub fn take(shared: &Arc<Shared>) -> Option<ClientPermit> {
+        let maxclients = shared.config.node.maxclients;
+        shared
+            .open_clients
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < maxclients).then_some(open + 1)
+            })
+            .ok()?;
+        Some(ClientPermit {
+            shared: shared.clone(),
+        })
+    }
+}
+
+impl Drop for ClientPermit {
+    fn drop(&mut self) {
+        self.shared.open_clients.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -166,6 +198,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
             counters: Arc::new(TlsCounters::default()),
         },
         sync,
+        open_clients: AtomicU64::new(0),
     });
 
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();

@@ -390,6 +390,7 @@ impl<'a> Batch<'a> {
             port: database.port,
             proto_max_bulk_len: shared.config.node.proto_max_bulk_len,
             maxmemory_bytes: database.memory_size_bytes,
+            maxclients: shared.config.node.maxclients,
             shard_count: self.ctx.shard_count,
         };
         let outcome = session::handle(&mut self.session.borrow_mut(), spec, &args, &env);

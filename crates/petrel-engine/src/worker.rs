@@ -69,6 +69,8 @@ pub(crate) enum Message {
 #[derive(Debug)]
 pub(crate) struct ThreadStats {
     pub connections_received: u64,
+    /// Connections refused because `maxclients` were open.
+    pub rejected_connections: u64,
     pub commands_processed: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
@@ -103,6 +105,7 @@ impl ThreadStats {
     fn new() -> ThreadStats {
         ThreadStats {
             connections_received: 0,
+            rejected_connections: 0,
             commands_processed: 0,
             keyspace_hits: 0,
             keyspace_misses: 0,
@@ -321,7 +324,7 @@ impl Worker {
                 .count() as u64,
             total_connections_received: stats.connections_received,
             total_commands_processed: stats.commands_processed,
-            rejected_connections: 0,
+            rejected_connections: stats.rejected_connections,
             keyspace_hits: stats.keyspace_hits,
             keyspace_misses: stats.keyspace_misses,
             net_input_bytes: stats.net_input_bytes,

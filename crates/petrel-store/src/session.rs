@@ -141,6 +141,8 @@ pub struct SessionEnv<'a> {
     pub port: u16,
     pub proto_max_bulk_len: u64,
     pub maxmemory_bytes: u64,
+    /// Client connections the node serves at once (INFO, CONFIG GET).
+    pub maxclients: u64,
     /// Data threads (shards) on this node.
     pub shard_count: usize,
 }

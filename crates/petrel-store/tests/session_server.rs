@@ -415,6 +415,7 @@ fn config_get() {
     let all = reply(&mut session, &env, &["CONFIG", "GET", "*"]);
     assert_eq!(field(&all, "port"), Some(&bulk("6379")));
     assert_eq!(field(&all, "proto-max-bulk-len"), Some(&bulk("536870912")));
+    assert_eq!(field(&all, "maxclients"), Some(&bulk("4064")));
     assert_eq!(field(&all, "bind"), Some(&bulk("127.0.0.1")));
     assert_eq!(field(&all, "cluster-enabled"), Some(&bulk("no")));
     assert_eq!(field(&all, "requirepass"), None);
@@ -547,7 +548,7 @@ fn info_gathers_and_renders() {
     let rendered = finish_gather(&session, &request, &snapshot(), &env);
     assert_eq!(
         text(&rendered),
-        "# Clients\r\nconnected_clients:4\r\ncluster_connections:0\r\nmaxclients:10000\r\n\
+        "# Clients\r\nconnected_clients:4\r\ncluster_connections:0\r\nmaxclients:4064\r\n\
          client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n\
          blocked_clients:2\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\
          \r\n# Keyspace\r\ndb0:keys=6,expires=2,avg_ttl=0\r\n"

@@ -125,6 +125,7 @@ fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
 
 fn describe(config: &Config, tls: &petrel_tls::TlsSnapshot) {
     println!("data cores: {:?}", config.node.data_cores);
+    println!("maxclients: {}", config.node.maxclients);
     for (database, policy) in config.databases.iter().zip(tls.databases()) {
         println!(
             "database {}: {}:{} memory_size={} password={} tls_mode={} enforce_client_authentication={}",
@@ -169,40 +170,48 @@ fn describe(config: &Config, tls: &petrel_tls::TlsSnapshot) {
 const RESERVED_OPEN_FILES: u64 = 32;
 
 /// Raises the soft limit on open files so that `maxclients` connections fit,
-/// as far as the hard limit allows. Shells and service managers often start
-/// a process at 1,024, which would leave every connection past about a
-/// thousand waiting in the listen backlog, unanswered.
-fn raise_open_file_limit() {
+/// as far as the hard limit allows, and answers how many connections do fit.
+/// Shells and service managers often start a process at 1,024; past its
+/// file descriptors a node cannot even accept a connection to refuse it, so
+/// where the limit stays lower, `maxclients` comes down to fit it (as Redis
+/// does) and connections beyond that get Redis's error instead of waiting in
+/// the listen backlog.
+fn fit_maxclients_to_open_file_limit(maxclients: u64) -> u64 {
     use rlimit::Resource;
-    let maxclients = petrel_store::family::server::MAXCLIENTS;
     let wanted = maxclients + RESERVED_OPEN_FILES;
     let (soft, hard) = match Resource::NOFILE.get() {
         Ok(limits) => limits,
         Err(error) => {
             tracing::warn!(%error, "cannot read the open file limit");
-            return;
+            return maxclients;
         }
     };
     if soft >= wanted {
-        return;
+        return maxclients;
     }
+    let mut limit = soft;
     let raised = wanted.min(hard);
     if raised > soft {
-        if let Err(error) = Resource::NOFILE.set(raised, hard) {
-            tracing::warn!(%error, soft, "cannot raise the open file limit");
-            return;
+        match Resource::NOFILE.set(raised, hard) {
+            Ok(()) => {
+                tracing::info!(from = soft, to = raised, "raised the open file limit");
+                limit = raised;
+            }
+            Err(error) => tracing::warn!(%error, soft, "cannot raise the open file limit"),
         }
-        tracing::info!(from = soft, to = raised, "raised the open file limit");
     }
-    if raised < wanted {
-        tracing::warn!(
-            limit = raised,
-            connections = raised.saturating_sub(RESERVED_OPEN_FILES),
-            maxclients,
-            "the open file limit leaves room for fewer connections than maxclients; \
-             raise the hard limit (ulimit -Hn, or LimitNOFILE= under systemd)"
-        );
+    if limit >= wanted {
+        return maxclients;
     }
+    let fitted = limit.saturating_sub(RESERVED_OPEN_FILES).max(1);
+    tracing::warn!(
+        limit,
+        requested = maxclients,
+        maxclients = fitted,
+        "maxclients lowered to fit the open file limit; raise the hard limit \
+         (ulimit -Hn, or LimitNOFILE= under systemd) to serve more connections"
+    );
+    fitted
 }
 
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
@@ -214,7 +223,7 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     };
     let data_dir = config.node.data_dir.clone();
     let base_dir = config.base_dir.clone();
-    raise_open_file_limit();
+    config.node.maxclients = fit_maxclients_to_open_file_limit(config.node.maxclients);
     // Handlers go in before the data threads start, so a signal never finds
     // the process with its default (abrupt) action.
     let mut signals = signal_hook::iterator::Signals::new([

@@ -27,9 +27,6 @@ use crate::table::{self, CommandSpec, Route};
 /// gate features on it. Petrel implements Redis 7.0's commands and replies.
 pub const REDIS_COMPATIBLE_VERSION: &str = "7.0.15";
 
-/// The connection limit reported by INFO and CONFIG GET maxclients.
-pub const MAXCLIENTS: u64 = 10_000;
-
 const fn row(
     name: &'static str,
     arity: i32,
@@ -720,7 +717,7 @@ fn config_parameters(session: &Session, env: &SessionEnv) -> Vec<(&'static str, 
         ("bind", bind),
         ("cluster-enabled", "no".into()),
         ("databases", "1".into()),
-        ("maxclients", MAXCLIENTS.to_string()),
+        ("maxclients", env.maxclients.to_string()),
         ("maxmemory", env.maxmemory_bytes.to_string()),
         ("maxmemory-policy", "noeviction".into()),
         ("maxmemory-samples", "5".into()),
@@ -947,7 +944,7 @@ impl<'a> InfoView<'a> {
             "clients" => {
                 line("connected_clients", &self.sum(|t| t.connected_clients));
                 line("cluster_connections", &0);
-                line("maxclients", &MAXCLIENTS);
+                line("maxclients", &self.env.maxclients);
                 line("client_recent_max_input_buffer", &0);
                 line("client_recent_max_output_buffer", &0);
                 let blocked = self.sum(|t| t.blocked_clients);

@@ -19,6 +19,7 @@ pub fn env(password: Option<&'static str>) -> SessionEnv<'static> {
         port: 6379,
         proto_max_bulk_len: 536_870_912,
         maxmemory_bytes: 1 << 30,
+        maxclients: 4_064,
         shard_count: 2,
     }
 }
