@@ -846,7 +846,8 @@ def main():
     label = args.label if not args.label or args.label.startswith("-") else f"-{args.label}"
     stem = os.path.join(args.out_dir, f"{date}-{slug}{label}")
     os.makedirs(args.out_dir, exist_ok=True)
-    git = version_of(["git", "rev-parse", "--short", "HEAD"])
+    # A copy of this script outside the repository (the kTLS rehearsal's guest) is told its revision.
+    git = os.environ.get("PETREL_GIT_REVISION") or version_of(["git", "rev-parse", "--short", "HEAD"])
     data_cores = len(parse_cores(args.server_cores))
     meta = {
         "date": started.isoformat(timespec="seconds"),

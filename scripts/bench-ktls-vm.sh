@@ -74,6 +74,7 @@ DURATION=${DURATION:-5}
 EQUAL_LOAD=${EQUAL_LOAD:-0.8}
 EQUAL_LOAD_ROUNDS=${EQUAL_LOAD_ROUNDS:-1}
 IDLE_WARMUP=${IDLE_WARMUP:-30}
+PETREL_GIT_REVISION=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 EOF
 
 set +e

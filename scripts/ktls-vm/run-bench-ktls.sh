@@ -27,7 +27,7 @@ mkdir -p /opt/src && tar -xzf /opt/ktls/bench-tree.tar.gz -C /opt/src || fail "c
 # The kernel's default host name, "(none)", would end up in the folder name.
 hostname ktls-vm
 . /opt/ktls/rehearsal.env
-export ROUNDS DURATION EQUAL_LOAD EQUAL_LOAD_ROUNDS IDLE_WARMUP
+export ROUNDS DURATION EQUAL_LOAD EQUAL_LOAD_ROUNDS IDLE_WARMUP PETREL_GIT_REVISION
 export NO_BUILD=1 OUT_ROOT=/tmp/results PYTHONHOME=/usr
 export PETREL_BIN=/opt/ktls/bin/petrel PETREL_BENCH=/opt/ktls/bin/petrel-bench
 export REDIS_SERVER=/opt/ktls/bin/redis-server
