@@ -129,6 +129,36 @@ fn refusals_leave_every_place_free_once_clients_close() {
     assert_eq!(refused_answer(port), REFUSAL);
 }
 
+// Fifty connections past the limit, held open at once and silent, each
+// read the error and then the end of the stream; the clients within the
+// limit are served throughout, and every refusal is counted.
+#[test]
+fn a_crowd_of_refused_connections_is_answered_and_does_not_stop_the_node() {
+    let server = Server::start(Config::new().maxclients(2));
+    let port = server.port();
+    let mut held: Vec<redis::Connection> = (0..2).map(|_| served_client(&server)).collect();
+    let mut crowd: Vec<TcpStream> = (0..50)
+        .map(|index| {
+            let stream = TcpStream::connect(("127.0.0.1", port))
+                .unwrap_or_else(|error| panic!("crowd connection {index}: {error}"));
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("read timeout");
+            stream
+        })
+        .collect();
+    for (index, stream) in crowd.iter_mut().enumerate() {
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .unwrap_or_else(|error| panic!("crowd connection {index} was not closed: {error}"));
+        assert_eq!(answer, REFUSAL, "crowd connection {index}");
+    }
+    let pong: String = query(&mut held[1], &["PING"]);
+    assert_eq!(pong, "PONG");
+    assert_eq!(info_field(&mut held[0], "stats", "rejected_connections"), "50");
+}
+
 // On Petrel the limit is the node's, over all of its databases (as its open
 // file limit is), and a database that takes only TLS refuses a connection
 // past the limit by closing it before the handshake, as Redis does, so a

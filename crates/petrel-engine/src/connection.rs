@@ -20,7 +20,7 @@ use petrel_store::session::Session;
 use petrel_tls::{HandshakeFailure, PeerRole, TlsMode};
 use tracing::{debug, warn};
 
-use crate::node::{now_ms, ClientPermit};
+use crate::node::{now_ms, Place};
 use crate::pipeline::{Batch, Control, ReplySlots};
 use crate::security::{KernelTls, TransportKind};
 use crate::tls_stream::{Handoff, HandshakeError, KtlsFallback, TlsStream};
@@ -80,9 +80,15 @@ pub(crate) async fn refuse(
     debug!(%peer, "refusing a connection: maxclients are open");
     if mode != TlsMode::Enabled {
         let (written, _) = tcp.write_all(BytesMut::from(MAXCLIENTS_REACHED)).await;
-        if written.is_ok() && AsyncWriteRent::shutdown(&mut tcp).await.is_ok() {
-            // Closing with the client's request unread would send a reset,
-            // which can discard the error before the client reads it.
+        // Closing with the client's request unread would send a reset, which
+        // can discard the error before the client reads it; so the request
+        // is read first, for a moment, unless so many refusals linger that
+        // they would use up the descriptors kept for listeners and links.
+        let linger = written.is_ok() && AsyncWriteRent::shutdown(&mut tcp).await.is_ok();
+        if let Some(_lingering) = linger
+            .then(|| Place::lingering_refusal(&worker.shared))
+            .flatten()
+        {
             let drain = async {
                 let mut drained = 0;
                 let mut buffer = BytesMut::with_capacity(READ_CHUNK_MIN_BYTES);
@@ -110,7 +116,7 @@ pub(crate) async fn accept(
     database: usize,
     tcp: TcpStream,
     peer: SocketAddr,
-    _permit: ClientPermit,
+    _place: Place,
 ) {
     let shared = worker.shared.clone();
     let security = &shared.security;

@@ -35,7 +35,7 @@ use petrel_tls::{KtlsMode, RawDatabaseTls, RawNodeTls, TlsSnapshot};
 use tracing::{debug, error, info, warn};
 
 use crate::config::DatabaseConfig;
-use crate::node::{ClientPermit, Shared};
+use crate::node::{Place, Shared};
 use crate::security::{KernelTls, TransportKind};
 use crate::worker::{Message, Worker};
 
@@ -639,7 +639,7 @@ async fn accept_loop(
         monoio::select! {
             _ = &mut stopped => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => match ClientPermit::take(&worker.shared) {
+                Ok((stream, peer)) => match Place::client(&worker.shared) {
                     Some(permit) => {
                         worker.stats.borrow_mut().connections_received += 1;
                         if let Err(error) = stream.set_nodelay(true) {

@@ -48,8 +48,10 @@ pub(crate) struct Shared {
     /// Replication: the shards' write queues and what the sync ring publishes.
     pub sync: crate::sync_feed::SyncShared,
     /// Client connections open on every database, counted against
-    /// `node.maxclients` (see [`ClientPermit`]).
+    /// `node.maxclients` (see [`Place::client`]).
     pub open_clients: AtomicU64,
+    /// Refused connections being read before they close ([`Place::lingering_refusal`]).
+    pub lingering_refusals: AtomicU64,
 }
 
 impl Shared {
@@ -66,32 +68,55 @@ impl Shared {
     }
 }
 
-/// One client connection counted against `node.maxclients`, from accept
-/// until its task ends. The count is node-wide, as the open file limit is.
+/// A place in one of the node's bounded counts (see [`Shared`]), given back
+/// when dropped.
 #[derive(Debug)]
-pub(crate) struct ClientPermit {
+pub(crate) struct Place {
     shared: Arc<Shared>,
+    count: fn(&Shared) -> &AtomicU64,
 }
 
-impl ClientPermit {
-    /// A permit, or `None` when `maxclients` connections are already open.
-    pub fn take(shared: &Arc<Shared>) -> Option<ClientPermit> {
-        let maxclients = shared.config.node.maxclients;
-        shared
-            .open_clients
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
-                (open < maxclients).then_some(open + 1)
+/// Refused connections that may linger at once, node-wide, so that refusals
+/// never use up the descriptors kept beyond maxclients (see `connection::refuse`).
+const LINGERING_REFUSALS_MAX: u64 = 8;
+
+impl Place {
+    /// A client connection's place, from accept until its task ends, or
+    /// `None` when `node.maxclients` are open. The count is node-wide, as
+    /// the open file limit is.
+    pub fn client(shared: &Arc<Shared>) -> Option<Place> {
+        Place::take(
+            shared,
+            |shared| &shared.open_clients,
+            shared.config.node.maxclients,
+        )
+    }
+
+    /// A refused connection's place while it lingers to be read.
+    pub fn lingering_refusal(shared: &Arc<Shared>) -> Option<Place> {
+        Place::take(
+            shared,
+            |shared| &shared.lingering_refusals,
+            LINGERING_REFUSALS_MAX,
+        )
+    }
+
+    fn take(shared: &Arc<Shared>, count: fn(&Shared) -> &AtomicU64, limit: u64) -> Option<Place> {
+        count(shared)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                (taken < limit).then_some(taken + 1)
             })
             .ok()?;
-        Some(ClientPermit {
+        Some(Place {
             shared: shared.clone(),
+            count,
         })
     }
 }
 
-impl Drop for ClientPermit {
+impl Drop for Place {
     fn drop(&mut self) {
-        self.shared.open_clients.fetch_sub(1, Ordering::AcqRel);
+        (self.count)(&self.shared).fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -199,6 +224,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
         },
         sync,
         open_clients: AtomicU64::new(0),
+        lingering_refusals: AtomicU64::new(0),
     });
 
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
