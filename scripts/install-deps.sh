@@ -12,6 +12,8 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The keepalive test joins a client to the server over a veth pair in its own network namespaces.
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 # The redis-py end-to-end test makes a virtual environment (venv with pip).
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${PETREL_WITH_VM:-0}" = "1" ]; then

@@ -8,8 +8,9 @@
 //! byte-exact checks and protocol abuse, and the `redis-cli` binary.
 //!
 //! It must not build anything (scripts/test.sh builds the binary first), must
-//! not talk to anything but 127.0.0.1, and must never leave a server running
-//! after the test that started it.
+//! not talk to anything but 127.0.0.1 or network namespaces a test made
+//! itself (`netns`), and must never leave a server running after the test
+//! that started it.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub mod admin;
 pub mod dataset;
+pub mod netns;
 pub mod tls;
 
 /// How long a server may take to answer its first PING.
@@ -136,6 +138,11 @@ pub struct Config {
     pub open_file_limit: Option<(u64, u64)>,
     /// `maxclients` (Petrel's `node.maxclients`); absent means the default 10,000.
     pub maxclients: Option<u64>,
+    /// `tcp-keepalive` in seconds (Petrel's `node.tcp_keepalive`); absent means 300.
+    pub tcp_keepalive: Option<u64>,
+    /// The address the server listens on; 127.0.0.1 unless a test in its
+    /// own network namespace needs its other interfaces too.
+    pub bind: String,
 }
 
 impl Default for Config {
@@ -149,6 +156,8 @@ impl Default for Config {
             extra_toml: None,
             open_file_limit: None,
             maxclients: None,
+            tcp_keepalive: None,
+            bind: "127.0.0.1".to_owned(),
         }
     }
 }
@@ -181,6 +190,19 @@ impl Config {
         self
     }
 
+    /// Seconds a client may be silent before the server probes its peer.
+    pub fn tcp_keepalive(mut self, seconds: u64) -> Config {
+        self.tcp_keepalive = Some(seconds);
+        self
+    }
+
+    /// Listens on `address` instead of 127.0.0.1 (only inside a network
+    /// namespace the test made: see [`netns`]).
+    pub fn bind(mut self, address: &str) -> Config {
+        self.bind = address.to_owned();
+        self
+    }
+
     /// Replaces the databases (the default is one database named "default").
     pub fn databases(mut self, databases: Vec<Database>) -> Config {
         self.databases = databases;
@@ -206,13 +228,16 @@ impl Config {
     /// Petrel's TOML for this config with the given port per database.
     pub fn to_toml(&self, ports: &[u16]) -> String {
         let mut toml = String::new();
-        toml.push_str("[node]\nbind = \"127.0.0.1\"\n");
+        let _ = writeln!(toml, "[node]\nbind = {}", toml_string(&self.bind));
         let _ = writeln!(toml, "data_cores = {}", self.data_cores);
         if let Some(size) = &self.proto_max_bulk_len {
             let _ = writeln!(toml, "proto_max_bulk_len = {}", toml_string(size));
         }
         if let Some(count) = self.maxclients {
             let _ = writeln!(toml, "maxclients = {count}");
+        }
+        if let Some(seconds) = self.tcp_keepalive {
+            let _ = writeln!(toml, "tcp_keepalive = {seconds}");
         }
         for (key, value) in &self.node_extra {
             let _ = writeln!(toml, "{key} = {value}");
@@ -258,7 +283,7 @@ impl Config {
             "--port".into(),
             port.to_string(),
             "--bind".into(),
-            "127.0.0.1".into(),
+            self.bind.clone(),
             "--save".into(),
             String::new(),
             "--appendonly".into(),
@@ -282,6 +307,14 @@ impl Config {
         }
         if let Some(count) = self.maxclients {
             args.extend(["--maxclients".into(), count.to_string()]);
+        }
+        if let Some(seconds) = self.tcp_keepalive {
+            args.extend(["--tcp-keepalive".into(), seconds.to_string()]);
+        }
+        if self.bind != "127.0.0.1" {
+            // Only inside a test's own network namespace (see `bind`), where
+            // clients from the far side must be served without a password.
+            args.extend(["--protected-mode".into(), "no".into()]);
         }
         args
     }

@@ -156,7 +156,10 @@ fn a_crowd_of_refused_connections_is_answered_and_does_not_stop_the_node() {
     }
     let pong: String = query(&mut held[1], &["PING"]);
     assert_eq!(pong, "PONG");
-    assert_eq!(info_field(&mut held[0], "stats", "rejected_connections"), "50");
+    assert_eq!(
+        info_field(&mut held[0], "stats", "rejected_connections"),
+        "50"
+    );
 }
 
 // On Petrel the limit is the node's, over all of its databases (as its open

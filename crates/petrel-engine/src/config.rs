@@ -18,6 +18,10 @@ pub const RING_ENTRIES_DEFAULT: u32 = 1024;
 pub const DEFAULT_PORT: u16 = 6379;
 /// Redis's default `maxclients`.
 pub const MAXCLIENTS_DEFAULT: u64 = 10_000;
+/// Redis's default `tcp-keepalive`, in seconds.
+pub const TCP_KEEPALIVE_DEFAULT_SECS: u64 = 300;
+/// The kernel's ceiling for TCP_KEEPIDLE.
+const TCP_KEEPALIVE_MAX_SECS: u64 = 32_767;
 /// Far past what one node's file descriptors allow; catches a stray digit.
 pub const MAXCLIENTS_MAX: u64 = 10_000_000;
 
@@ -105,6 +109,10 @@ pub struct NodeConfig {
     /// more is answered `-ERR max number of clients reached` and closed.
     /// `petrel serve` lowers it to fit the open file limit.
     pub maxclients: u64,
+    /// Seconds a client connection may be silent before the kernel probes
+    /// whether its peer is still there (Redis's `tcp-keepalive`); 0: never.
+    /// A peer gone without a FIN would otherwise hold a place for ever.
+    pub tcp_keepalive_secs: u64,
 }
 
 /// `repl_backlog_size` when the config does not say.
@@ -215,6 +223,7 @@ impl Config {
                 tls: RawNodeTls::default(),
                 repl_backlog_size_bytes: REPL_BACKLOG_SIZE_DEFAULT,
                 maxclients: MAXCLIENTS_DEFAULT,
+                tcp_keepalive_secs: TCP_KEEPALIVE_DEFAULT_SECS,
             },
             cores: Vec::new(),
             databases: vec![DatabaseConfig {
@@ -365,6 +374,7 @@ struct RawNode {
     tls: Option<RawNodeTls>,
     repl_backlog_size: Option<RawSize>,
     maxclients: Option<u64>,
+    tcp_keepalive: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -492,6 +502,13 @@ impl RawConfig {
             return Err(invalid(
                 "node.maxclients",
                 format!("must be between 1 and {MAXCLIENTS_MAX}"),
+            ));
+        }
+        let tcp_keepalive_secs = node.tcp_keepalive.unwrap_or(TCP_KEEPALIVE_DEFAULT_SECS);
+        if tcp_keepalive_secs > TCP_KEEPALIVE_MAX_SECS {
+            return Err(invalid(
+                "node.tcp_keepalive",
+                format!("must be between 0 (off) and {TCP_KEEPALIVE_MAX_SECS} seconds"),
             ));
         }
         let proto_max_bulk_len = match node.proto_max_bulk_len {
@@ -663,6 +680,7 @@ impl RawConfig {
                 tls: node.tls.unwrap_or_default(),
                 repl_backlog_size_bytes,
                 maxclients,
+                tcp_keepalive_secs,
             },
             cores,
             databases,
@@ -719,6 +737,7 @@ mod tests {
         assert_eq!(config.node.data_cores.len(), available_cores());
         assert_eq!(config.node.proto_max_bulk_len, 512 * 1024 * 1024);
         assert_eq!(config.node.maxclients, 10_000);
+        assert_eq!(config.node.tcp_keepalive_secs, 300);
         assert_eq!(config.databases[0].memory_size_bytes, 0);
         assert_eq!(config.tuning_for(0).ring_entries, RING_ENTRIES_DEFAULT);
     }
@@ -728,6 +747,17 @@ mod tests {
         let config = parse("[node]\nmaxclients = 50\n[[databases]]\nname = \"a\"\nport = 7000\n")
             .expect("valid");
         assert_eq!(config.node.maxclients, 50);
+    }
+
+    #[test]
+    fn tcp_keepalive_is_read_from_the_node_table_and_zero_turns_it_off() {
+        let config = parse("[node]\ntcp_keepalive = 0\n[[databases]]\nname = \"a\"\nport = 7000\n")
+            .expect("valid");
+        assert_eq!(config.node.tcp_keepalive_secs, 0);
+        let config =
+            parse("[node]\ntcp_keepalive = 60\n[[databases]]\nname = \"a\"\nport = 7000\n")
+                .expect("valid");
+        assert_eq!(config.node.tcp_keepalive_secs, 60);
     }
 
     #[test]
@@ -764,6 +794,7 @@ mod tests {
             ("[[cores]]\nid = 0\nring_entries = 1000\n[[databases]]\nname = \"a\"\nport = 7000\n", "cores[0].ring_entries"),
             ("[node]\nproto_max_bulk_len = 10\n[[databases]]\nname = \"a\"\nport = 7000\n", "node.proto_max_bulk_len"),
             ("[node]\nmaxclients = 0\n[[databases]]\nname = \"a\"\nport = 7000\n", "node.maxclients"),
+            ("[node]\ntcp_keepalive = 40000\n[[databases]]\nname = \"a\"\nport = 7000\n", "node.tcp_keepalive"),
             ("[node]\nmaxclients = -5\n[[databases]]\nname = \"a\"\nport = 7000\n", "maxclients"),
             ("[node]\n", "databases"),
         ];

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use futures_channel::oneshot;
-use monoio::net::{ListenerOpts, TcpListener};
+use monoio::net::{ListenerOpts, TcpListener, TcpStream};
 use petrel_tls::pki_types::CertificateDer;
 use petrel_tls::{KtlsMode, RawDatabaseTls, RawNodeTls, TlsSnapshot};
 use tracing::{debug, error, info, warn};
@@ -645,6 +645,7 @@ async fn accept_loop(
                         if let Err(error) = stream.set_nodelay(true) {
                             debug!(%peer, %error, "cannot set TCP_NODELAY");
                         }
+                        set_keepalive(&worker, &stream, peer);
                         monoio::spawn(crate::connection::accept(
                             worker.clone(),
                             slot,
@@ -666,6 +667,21 @@ async fn accept_loop(
                 }
             }
         }
+    }
+}
+
+/// Probes a silent client after `node.tcp_keepalive` seconds, then every
+/// third of that, and drops it after three unanswered probes (Redis's
+/// scheme), so that a client whose host vanished frees its place.
+fn set_keepalive(worker: &Worker, stream: &TcpStream, peer: SocketAddr) {
+    let idle_secs = worker.shared.config.node.tcp_keepalive_secs;
+    if idle_secs == 0 {
+        return;
+    }
+    let idle = Duration::from_secs(idle_secs);
+    let interval = Duration::from_secs((idle_secs / 3).max(1));
+    if let Err(error) = stream.set_tcp_keepalive(Some(idle), Some(interval), Some(3)) {
+        debug!(%peer, %error, "cannot set TCP keepalive");
     }
 }
 

@@ -391,6 +391,7 @@ impl<'a> Batch<'a> {
             proto_max_bulk_len: shared.config.node.proto_max_bulk_len,
             maxmemory_bytes: database.memory_size_bytes,
             maxclients: shared.config.node.maxclients,
+            tcp_keepalive_secs: shared.config.node.tcp_keepalive_secs,
             shard_count: self.ctx.shard_count,
         };
         let outcome = session::handle(&mut self.session.borrow_mut(), spec, &args, &env);

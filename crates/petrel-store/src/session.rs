@@ -143,6 +143,8 @@ pub struct SessionEnv<'a> {
     pub maxmemory_bytes: u64,
     /// Client connections the node serves at once (INFO, CONFIG GET).
     pub maxclients: u64,
+    /// Seconds of silence before a client's peer is probed (CONFIG GET tcp-keepalive).
+    pub tcp_keepalive_secs: u64,
     /// Data threads (shards) on this node.
     pub shard_count: usize,
 }

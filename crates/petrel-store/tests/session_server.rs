@@ -416,6 +416,7 @@ fn config_get() {
     assert_eq!(field(&all, "port"), Some(&bulk("6379")));
     assert_eq!(field(&all, "proto-max-bulk-len"), Some(&bulk("536870912")));
     assert_eq!(field(&all, "maxclients"), Some(&bulk("4064")));
+    assert_eq!(field(&all, "tcp-keepalive"), Some(&bulk("120")));
     assert_eq!(field(&all, "bind"), Some(&bulk("127.0.0.1")));
     assert_eq!(field(&all, "cluster-enabled"), Some(&bulk("no")));
     assert_eq!(field(&all, "requirepass"), None);

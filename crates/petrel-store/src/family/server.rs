@@ -727,6 +727,7 @@ fn config_parameters(session: &Session, env: &SessionEnv) -> Vec<(&'static str, 
         ("save", String::new()),
         ("slowlog-log-slower-than", "10000".into()),
         ("slowlog-max-len", "128".into()),
+        ("tcp-keepalive", env.tcp_keepalive_secs.to_string()),
         ("timeout", "0".into()),
     ]
 }

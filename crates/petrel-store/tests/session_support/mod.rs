@@ -20,6 +20,7 @@ pub fn env(password: Option<&'static str>) -> SessionEnv<'static> {
         proto_max_bulk_len: 536_870_912,
         maxmemory_bytes: 1 << 30,
         maxclients: 4_064,
+        tcp_keepalive_secs: 120,
         shard_count: 2,
     }
 }
