@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use petrel_e2e::{query, skip_under_redis, Config, Server};
+use petrel_e2e::{free_port, petrel_binary, query, run_tool, skip_under_redis, Config, Server};
 
 const REFUSAL: &[u8] = b"-ERR max number of clients reached\r\n";
 
@@ -133,6 +133,44 @@ fn past_a_lowered_maxclients_a_client_is_refused_not_left_waiting() {
     for (index, stream) in served.iter_mut().enumerate() {
         assert_eq!(ping(stream), b"+PONG\r\n", "served connection {index}");
     }
+}
+
+// `petrel check-config` says when the hard limit it runs under would make
+// `petrel serve` lower maxclients, and by how much; under a limit with
+// room it prints maxclients alone.
+#[test]
+fn check_config_says_when_the_open_file_limit_would_lower_maxclients() {
+    if skip_under_redis("petrel check-config") {
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("petrel-open-files-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        Config::new().maxclients(5000).to_toml(&[free_port()]),
+    )
+    .expect("write the config");
+    let binary = petrel_binary();
+    let check = |nofile: &str| {
+        let limit = format!("--nofile={nofile}");
+        let args = [
+            limit.as_str(),
+            binary.to_str().expect("UTF-8 path"),
+            "check-config",
+            "--config",
+            path.to_str().expect("UTF-8 path"),
+        ];
+        let out = run_tool("prlimit", &args, None, Duration::from_secs(30));
+        assert!(out.status.success(), "check-config under {nofile}: {out:?}");
+        out.stdout
+    };
+    let low = check("1024:1024");
+    let roomy = check("8192:8192");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        low.contains("maxclients: 5000 (the hard open file limit here, 1024, fits 992: serve would lower it)"),
+        "{low}"
+    );
+    assert!(roomy.contains("maxclients: 5000\n"), "{roomy}");
 }
 
 fn connect(port: u16) -> TcpStream {

@@ -125,7 +125,13 @@ fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
 
 fn describe(config: &Config, tls: &petrel_tls::TlsSnapshot) {
     println!("data cores: {:?}", config.node.data_cores);
-    println!("maxclients: {}", config.node.maxclients);
+    match open_file_room(config.node.maxclients) {
+        Some((hard, fits)) => println!(
+            "maxclients: {} (the hard open file limit here, {hard}, fits {fits}: serve would lower it)",
+            config.node.maxclients
+        ),
+        None => println!("maxclients: {}", config.node.maxclients),
+    }
     for (database, policy) in config.databases.iter().zip(tls.databases()) {
         println!(
             "database {}: {}:{} memory_size={} password={} tls_mode={} enforce_client_authentication={}",
@@ -169,6 +175,18 @@ fn describe(config: &Config, tls: &petrel_tls::TlsSnapshot) {
 /// replication links, logs and the admin API (Redis reserves 32 too).
 const RESERVED_OPEN_FILES: u64 = 32;
 
+/// The connections an open file limit fits, beside the descriptors kept.
+fn fitted_maxclients(limit: u64) -> u64 {
+    limit.saturating_sub(RESERVED_OPEN_FILES).max(1)
+}
+
+/// The hard open file limit and the connections it fits, where it is too
+/// low for `maxclients` (what `serve` would lower maxclients to).
+fn open_file_room(maxclients: u64) -> Option<(u64, u64)> {
+    let (_, hard) = rlimit::Resource::NOFILE.get().ok()?;
+    (hard < maxclients + RESERVED_OPEN_FILES).then(|| (hard, fitted_maxclients(hard)))
+}
+
 /// Raises the soft limit on open files so that `maxclients` connections fit,
 /// as far as the hard limit allows, and answers how many connections do fit.
 /// Shells and service managers often start a process at 1,024; past its
@@ -203,7 +221,7 @@ fn fit_maxclients_to_open_file_limit(maxclients: u64) -> u64 {
     if limit >= wanted {
         return maxclients;
     }
-    let fitted = limit.saturating_sub(RESERVED_OPEN_FILES).max(1);
+    let fitted = fitted_maxclients(limit);
     tracing::warn!(
         limit,
         requested = maxclients,
