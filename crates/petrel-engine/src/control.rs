@@ -640,7 +640,7 @@ async fn accept_loop(
             _ = &mut stopped => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => match Place::client(&worker.shared) {
-                    Some(permit) => {
+                    Some(place) => {
                         worker.stats.borrow_mut().connections_received += 1;
                         if let Err(error) = stream.set_nodelay(true) {
                             debug!(%peer, %error, "cannot set TCP_NODELAY");
@@ -651,7 +651,7 @@ async fn accept_loop(
                             slot,
                             stream,
                             peer,
-                            permit,
+                            place,
                         ));
                     }
                     None => {
