@@ -762,6 +762,15 @@ def binary_info(path):
         return f"{path} (missing)"
 
 
+def read_sysctl(name):
+    # Per-packet kernel work (e.g. BBR's per-ACK model) shows in every loopback request.
+    try:
+        with open(f"/proc/sys/{name}") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
 def version_of(argv):
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
@@ -853,6 +862,7 @@ def main():
         "date": started.isoformat(timespec="seconds"),
         "cpu": cpu,
         "kernel": platform.release(),
+        "tcp_congestion_control": read_sysctl("net/ipv4/tcp_congestion_control"),
         "cores": os.cpu_count(),
         "redis": version_of([args.redis_server, "--version"]),
         "redis_args": args.redis_arg,
@@ -891,7 +901,8 @@ def main():
                                  f"{system_label(system)} failed: {entry['reason']}")
     redis_extra = f" (redis-server {' '.join(args.redis_arg)})" if args.redis_arg else ""
     md = [f"# Petrel vs Redis: {date} on {cpu}", "",
-          f"Kernel {meta['kernel']}, {meta['cores']} cores; {meta['redis'].split(' sha=')[0]}{redis_extra}; "
+          f"Kernel {meta['kernel']} (TCP congestion control {meta['tcp_congestion_control']}), {meta['cores']} cores; "
+          f"{meta['redis'].split(' sha=')[0]}{redis_extra}; "
           f"repository at {git}; petrel binary {meta['petrel_binary']}, petrel-bench {meta['petrel_bench_binary']}.",
           f"Servers pinned to cores {args.server_cores} (Petrel with {data_cores} data core"
           f"{'s' if data_cores > 1 else ''}), petrel-bench (-t {args.threads}, 50 clients per thread) pinned to "
