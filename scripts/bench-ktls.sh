@@ -35,6 +35,8 @@
 #
 # Runs unattended in about 7 minutes with the defaults (ROUNDS=3,
 # DURATION=4, EQUAL_LOAD=0.8, EQUAL_LOAD_ROUNDS=1); the budget is under 8.
+# Measured: 433 s for its two compare.py runs on a 2-core host, natively,
+# with kTLS off (bench/results/2026-11-29-bench-ktls-native-timing.md).
 #
 # Environment: DATA_CORES, ROUNDS, DURATION, EQUAL_LOAD, EQUAL_LOAD_ROUNDS, IDLE_WARMUP, PETREL_BIN, PETREL_BENCH,
 # REDIS_SERVER, PETREL_KTLS (default "required"), NO_BUILD=1, OUT_ROOT
