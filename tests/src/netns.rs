@@ -92,7 +92,11 @@ impl Pair {
             &["-n", c, "link", "set", link, "up"],
         ];
         for step in steps {
-            ip(step).unwrap_or_else(|why| panic!("network namespace set-up: {why}"));
+            if let Err(why) = ip(step) {
+                // Dropping the pair deletes what was made so far.
+                eprintln!("skipped: cannot link two network namespaces (veth): {why}");
+                return None;
+            }
         }
         Some(pair)
     }
