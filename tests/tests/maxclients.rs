@@ -110,6 +110,43 @@ fn past_maxclients_a_client_gets_the_error_and_the_others_keep_working() {
     assert_eq!(value, "served");
 }
 
+/// Polls INFO's connected_clients until it is `wanted` (a server counts
+/// a connection once it has accepted it, and forgets it once it has seen
+/// the close), or panics after 5 s.
+fn wait_for_connected_clients(observer: &mut redis::Connection, wanted: &str) {
+    let deadline = Instant::now() + CLOSE_NOTICED_WITHIN;
+    loop {
+        let seen = info_field(observer, "clients", "connected_clients");
+        if seen == wanted {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "connected_clients stayed {seen}, not {wanted}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// A connection counts from accept, before it sends anything, as in Redis:
+// two silent connections and the observer make connected_clients 3, which
+// is maxclients, and the next connection is refused; once the silent ones
+// close, the count drops back to 1.
+#[test]
+fn silent_connections_count_in_connected_clients_and_against_the_limit() {
+    let server = Server::start(Config::new().maxclients(3));
+    let port = server.port();
+    let mut observer = served_client(&server);
+    wait_for_connected_clients(&mut observer, "1");
+    let silent: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    wait_for_connected_clients(&mut observer, "3");
+    assert_eq!(refused_answer(port), REFUSAL);
+    drop(silent);
+    wait_for_connected_clients(&mut observer, "1");
+}
+
 // Refused connections are not leaked: after a hundred refusals, closing
 // every client makes room for maxclients new ones.
 #[test]
