@@ -287,8 +287,14 @@ impl ControlHandle {
                 info!(database = %old.name, port = old.port, "database removed");
             }
         }
+        let snapshot = shared.security.snapshot.load();
         for &slot in &added {
             let database = entry(&catalog, slot);
+            crate::node::warn_if_open_to_the_network(
+                shared.config.node.bind,
+                &database,
+                snapshot.database(slot),
+            );
             info!(database = %database.name, port = database.port, "database created");
         }
         if close_revoked_sessions {

@@ -1,7 +1,7 @@
 //! Starting a node: checks, one pinned thread per data core, and the state
 //! those threads share (immutable configuration and atomic gauges).
 
-use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener as StdTcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{info, warn};
 
-use crate::config::{Config, IoDriver};
+use crate::config::{Config, DatabaseConfig, IoDriver};
 use crate::security::{KernelTls, Security, TlsCounters};
 use crate::worker::{self, Message};
 
@@ -118,6 +118,31 @@ impl Drop for Place {
     fn drop(&mut self) {
         (self.count)(&self.shared).fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Warns when any client that can reach the database may read and write
+/// it: a non-loopback address, no password, and no client certificate
+/// required. Redis refuses such clients (protected mode); Petrel serves
+/// what it is configured to serve, but says so where the operator looks.
+pub(crate) fn warn_if_open_to_the_network(
+    bind: IpAddr,
+    database: &DatabaseConfig,
+    tls: &petrel_tls::DatabaseTls,
+) {
+    let certificates_required =
+        tls.mode() == petrel_tls::TlsMode::Enabled && tls.client_authentication().is_enforced();
+    if is_open_to_the_network(bind, database.password.is_some(), certificates_required) {
+        warn!(
+            database = %database.name,
+            address = %SocketAddr::new(bind, database.port),
+            "any client that can reach this address can read and write the database: \
+             it has no password and does not require client certificates"
+        );
+    }
+}
+
+fn is_open_to_the_network(bind: IpAddr, has_password: bool, certificates_required: bool) -> bool {
+    !bind.is_loopback() && !has_password && !certificates_required
 }
 
 pub fn now_ms() -> u64 {
@@ -256,7 +281,9 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
         }
     }
     threads.push(crate::sync_ring::start(shared.clone(), use_io_uring)?);
-    for database in &shared.config.databases {
+    let snapshot = shared.security.snapshot.load();
+    for (slot, database) in shared.config.databases.iter().enumerate() {
+        warn_if_open_to_the_network(shared.config.node.bind, database, snapshot.database(slot));
         info!(
             database = %database.name,
             address = %SocketAddr::new(shared.config.node.bind, database.port),
@@ -321,5 +348,30 @@ fn decide_kernel_tls(snapshot: &petrel_tls::TlsSnapshot) -> Result<KernelTls, St
             }
             Ok(KernelTls::Unavailable)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_reachable_database_without_password_or_certificates_is_open() {
+        let anywhere = IpAddr::from([0, 0, 0, 0]);
+        let loopback = IpAddr::from([127, 0, 0, 1]);
+        assert!(is_open_to_the_network(anywhere, false, false));
+        assert!(is_open_to_the_network(
+            IpAddr::from([10, 0, 0, 5]),
+            false,
+            false
+        ));
+        assert!(!is_open_to_the_network(loopback, false, false));
+        assert!(!is_open_to_the_network(
+            std::net::Ipv6Addr::LOCALHOST.into(),
+            false,
+            false
+        ));
+        assert!(!is_open_to_the_network(anywhere, true, false));
+        assert!(!is_open_to_the_network(anywhere, false, true));
     }
 }
