@@ -61,22 +61,6 @@ pub(crate) struct ConnectionSecurity {
     pub fd: i32,
 }
 
-/// A connection in its thread's `open_connections`, until dropped.
-struct CountedConnection(Rc<Worker>);
-
-impl CountedConnection {
-    fn open(worker: &Rc<Worker>) -> CountedConnection {
-        worker.stats.borrow_mut().open_connections += 1;
-        CountedConnection(worker.clone())
-    }
-}
-
-impl Drop for CountedConnection {
-    fn drop(&mut self) {
-        self.0.stats.borrow_mut().open_connections -= 1;
-    }
-}
-
 /// Answers a connection past `maxclients` as Redis does, then closes it: the
 /// error on a database that takes plaintext, nothing where every client
 /// must speak TLS (no handshake is spent on a connection being refused).
@@ -134,7 +118,6 @@ pub(crate) async fn accept(
     peer: SocketAddr,
     _place: Place,
 ) {
-    let _counted = CountedConnection::open(&worker);
     let shared = worker.shared.clone();
     let security = &shared.security;
     let snapshot = security.snapshot.load_full();

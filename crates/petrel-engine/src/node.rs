@@ -59,6 +59,11 @@ impl Shared {
         self.inboxes.len()
     }
 
+    /// Client connections open on the node, as [`Place::client`] counts them.
+    pub fn open_clients(&self) -> u64 {
+        self.open_clients.load(Ordering::Relaxed)
+    }
+
     /// A database's used memory over all shards.
     pub fn database_memory_bytes(&self, database: usize) -> u64 {
         self.memory_bytes[database]

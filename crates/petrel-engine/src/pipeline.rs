@@ -402,6 +402,7 @@ impl<'a> Batch<'a> {
                 let threads = self.worker.gather_snapshots(self.ctx.now_ms).await;
                 let snapshot = NodeSnapshot {
                     threads,
+                    connected_clients: shared.open_clients(),
                     started_at_ms: shared.started_at_ms,
                     now_ms: self.ctx.now_ms,
                     process_id: std::process::id(),

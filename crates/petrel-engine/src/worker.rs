@@ -71,10 +71,6 @@ pub(crate) struct ThreadStats {
     pub connections_received: u64,
     /// Connections refused because `maxclients` were open.
     pub rejected_connections: u64,
-    /// Client connections open on this thread, from accept until their task
-    /// ends, before a first command or a finished TLS handshake too (as
-    /// Redis counts them): INFO's connected_clients.
-    pub open_connections: u64,
     pub commands_processed: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
@@ -110,7 +106,6 @@ impl ThreadStats {
         ThreadStats {
             connections_received: 0,
             rejected_connections: 0,
-            open_connections: 0,
             commands_processed: 0,
             keyspace_hits: 0,
             keyspace_misses: 0,
@@ -322,7 +317,6 @@ impl Worker {
                     expired_keys_total: keyspace.expired_keys_total(),
                 })
                 .collect(),
-            connected_clients: stats.open_connections,
             blocked_clients: sessions
                 .values()
                 .filter(|session| session.borrow().blocked)

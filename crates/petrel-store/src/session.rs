@@ -198,7 +198,6 @@ pub struct CommandStat {
 pub struct ThreadSnapshot {
     /// Indexed like [`NodeSnapshot::databases`].
     pub databases: Vec<DatabaseShardStats>,
-    pub connected_clients: u64,
     /// Connections waiting in BLPOP, BRPOP or BLMOVE.
     pub blocked_clients: u64,
     pub total_connections_received: u64,
@@ -218,6 +217,9 @@ pub struct ThreadSnapshot {
 #[derive(Debug, Clone, Default)]
 pub struct NodeSnapshot {
     pub threads: Vec<ThreadSnapshot>,
+    /// Client connections open on the node, counted from accept (before a
+    /// first command or a finished TLS handshake, as Redis counts them).
+    pub connected_clients: u64,
     pub started_at_ms: u64,
     pub now_ms: u64,
     pub process_id: u32,

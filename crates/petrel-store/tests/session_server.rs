@@ -483,7 +483,6 @@ fn snapshot() -> NodeSnapshot {
     };
     let thread = |get_calls| ThreadSnapshot {
         databases: vec![database(3, 1, 1000), database(50, 0, 5_000_000)],
-        connected_clients: 2,
         blocked_clients: 1,
         total_connections_received: 10,
         total_commands_processed: 100,
@@ -509,6 +508,7 @@ fn snapshot() -> NodeSnapshot {
     };
     NodeSnapshot {
         threads: vec![thread(2), thread(1)],
+        connected_clients: 4,
         started_at_ms: NOW_MS - 90_000_000,
         now_ms: NOW_MS,
         process_id: 4242,

@@ -943,7 +943,7 @@ impl<'a> InfoView<'a> {
                 line("petrel_database", &self.env.database_name);
             }
             "clients" => {
-                line("connected_clients", &self.sum(|t| t.connected_clients));
+                line("connected_clients", &self.snapshot.connected_clients);
                 line("cluster_connections", &0);
                 line("maxclients", &self.env.maxclients);
                 line("client_recent_max_input_buffer", &0);
