@@ -627,6 +627,11 @@ impl Server {
         &self.config
     }
 
+    /// The process id of the (first) server process.
+    pub fn pid(&self) -> u32 {
+        self.processes[0].child.id()
+    }
+
     /// The port of the first database.
     pub fn port(&self) -> u16 {
         self.ports[0]

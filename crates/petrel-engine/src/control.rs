@@ -651,7 +651,7 @@ async fn accept_loop(
                         if let Err(error) = stream.set_nodelay(true) {
                             debug!(%peer, %error, "cannot set TCP_NODELAY");
                         }
-                        set_keepalive(&worker, &stream, peer);
+                        set_keepalive(worker.shared.config.node.tcp_keepalive_secs, &stream, peer);
                         monoio::spawn(crate::connection::accept(
                             worker.clone(),
                             slot,
@@ -676,11 +676,11 @@ async fn accept_loop(
     }
 }
 
-/// Probes a silent client after `node.tcp_keepalive` seconds, then every
+/// Probes a silent peer after `node.tcp_keepalive` seconds, then every
 /// third of that, and drops it after three unanswered probes (Redis's
-/// scheme), so that a client whose host vanished frees its place.
-fn set_keepalive(worker: &Worker, stream: &TcpStream, peer: SocketAddr) {
-    let idle_secs = worker.shared.config.node.tcp_keepalive_secs;
+/// scheme), so that a client whose host vanished frees its place, and a
+/// replica notices a source that vanished.
+pub(crate) fn set_keepalive(idle_secs: u64, stream: &TcpStream, peer: SocketAddr) {
     if idle_secs == 0 {
         return;
     }

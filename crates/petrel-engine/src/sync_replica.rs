@@ -186,6 +186,9 @@ async fn connect(shared: &Shared, source: &ReplicaSourceConfig) -> Result<Connec
         Err(_) => return Err("connecting timed out".to_string()),
     };
     let _ = tcp.set_nodelay(true);
+    if let Ok(peer) = tcp.peer_addr() {
+        crate::control::set_keepalive(shared.config.node.tcp_keepalive_secs, &tcp, peer);
+    }
     if !source.encryption {
         return Ok((tcp, None));
     }
