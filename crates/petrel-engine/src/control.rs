@@ -287,15 +287,35 @@ impl ControlHandle {
                 info!(database = %old.name, port = old.port, "database removed");
             }
         }
-        let snapshot = shared.security.snapshot.load();
         for &slot in &added {
             let database = entry(&catalog, slot);
-            crate::node::warn_if_open_to_the_network(
-                shared.config.node.bind,
-                &database,
-                snapshot.database(slot),
-            );
             info!(database = %database.name, port = database.port, "database created");
+        }
+        // Said when a database becomes open, whether it was created so or
+        // a change took its password or its client certificates away.
+        let bind = shared.config.node.bind;
+        let snapshot = shared.security.snapshot.load();
+        for (slot, database) in catalog.iter().enumerate() {
+            let Some(database) = database else { continue };
+            let was_open = old_catalog
+                .get(slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|old| {
+                    crate::node::is_reachable_without_credentials(
+                        bind,
+                        old,
+                        old_snapshot.database(slot),
+                    )
+                });
+            if !was_open
+                && crate::node::is_reachable_without_credentials(
+                    bind,
+                    database,
+                    snapshot.database(slot),
+                )
+            {
+                crate::node::warn_open_to_the_network(bind, database);
+            }
         }
         if close_revoked_sessions {
             let closed: usize = self

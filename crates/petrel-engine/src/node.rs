@@ -125,25 +125,28 @@ impl Drop for Place {
     }
 }
 
-/// Warns when any client that can reach the database may read and write
-/// it: a non-loopback address, no password, and no client certificate
+/// Whether any client that can reach the database may read and write it:
+/// a non-loopback address, no password, and no client certificate
 /// required. Redis refuses such clients (protected mode); Petrel serves
-/// what it is configured to serve, but says so where the operator looks.
-pub(crate) fn warn_if_open_to_the_network(
+/// what it is configured to serve, but says so where the operator looks
+/// (`warn_open_to_the_network`).
+pub(crate) fn is_reachable_without_credentials(
     bind: IpAddr,
     database: &DatabaseConfig,
     tls: &petrel_tls::DatabaseTls,
-) {
+) -> bool {
     let certificates_required =
         tls.mode() == petrel_tls::TlsMode::Enabled && tls.client_authentication().is_enforced();
-    if is_open_to_the_network(bind, database.password.is_some(), certificates_required) {
-        warn!(
-            database = %database.name,
-            address = %SocketAddr::new(bind, database.port),
-            "any client that can reach this address can read and write the database: \
-             it has no password and does not require client certificates"
-        );
-    }
+    is_open_to_the_network(bind, database.password.is_some(), certificates_required)
+}
+
+pub(crate) fn warn_open_to_the_network(bind: IpAddr, database: &DatabaseConfig) {
+    warn!(
+        database = %database.name,
+        address = %SocketAddr::new(bind, database.port),
+        "any client that can reach this address can read and write the database: \
+         it has no password and does not require client certificates"
+    );
 }
 
 fn is_open_to_the_network(bind: IpAddr, has_password: bool, certificates_required: bool) -> bool {
@@ -288,7 +291,10 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
     threads.push(crate::sync_ring::start(shared.clone(), use_io_uring)?);
     let snapshot = shared.security.snapshot.load();
     for (slot, database) in shared.config.databases.iter().enumerate() {
-        warn_if_open_to_the_network(shared.config.node.bind, database, snapshot.database(slot));
+        let bind = shared.config.node.bind;
+        if is_reachable_without_credentials(bind, database, snapshot.database(slot)) {
+            warn_open_to_the_network(bind, database);
+        }
         info!(
             database = %database.name,
             address = %SocketAddr::new(shared.config.node.bind, database.port),
