@@ -637,7 +637,7 @@ pub(crate) fn count_requests(slot: usize, requests: usize, elapsed: Duration) {
 /// Ends a connection from outside its task: the pending read returns end
 /// of stream and the task finishes as if the client had closed. The task
 /// still owns (and closes) the descriptor.
-fn shut_down(fd: RawFd) {
+pub(crate) fn shut_down(fd: RawFd) {
     // `fd` is registered only while its connection task owns the open
     // socket (the registration is dropped before the socket).
     if let Err(error) = petrel_ktls::shutdown_socket(fd) {

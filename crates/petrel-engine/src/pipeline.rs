@@ -398,6 +398,19 @@ impl<'a> Batch<'a> {
         let (reply, control) = match outcome {
             Outcome::Reply(reply) => (reply, Control::Continue),
             Outcome::ReplyAndClose(reply) => (reply, Control::Close),
+            Outcome::Kill(filter) => {
+                let caller = self.session.borrow().id;
+                let (killed, caller_killed) = self
+                    .worker
+                    .kill_clients(self.database, &filter, caller)
+                    .await;
+                let control = if caller_killed {
+                    Control::Close
+                } else {
+                    Control::Continue
+                };
+                (filter.reply(killed), control)
+            }
             Outcome::Gather(request) => {
                 let threads = self.worker.gather_snapshots(self.ctx.now_ms).await;
                 let snapshot = NodeSnapshot {

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use futures_channel::oneshot;
 use monoio::net::{ListenerOpts, TcpListener};
-use petrel_store::session::{self, CommandStat, DatabaseShardStats, Session, ThreadSnapshot};
+use petrel_store::session::{
+    self, CommandStat, DatabaseShardStats, KillFilter, Session, ThreadSnapshot,
+};
 use petrel_store::{ExecContext, Shard, ShardOp, ShardReply};
 use tracing::warn;
 
@@ -41,6 +43,15 @@ pub(crate) enum Message {
     /// Report this thread's counters and connections.
     Snapshot {
         reply: oneshot::Sender<ThreadSnapshot>,
+    },
+    /// CLIENT KILL from a connection on another thread: close this
+    /// thread's connections to `database` that `filter` matches, answering
+    /// how many.
+    KillClients {
+        database: usize,
+        filter: KillFilter,
+        caller: u64,
+        reply: oneshot::Sender<usize>,
     },
     /// Hold this shard for `transaction`, answering once it is held.
     Lock {
@@ -153,6 +164,14 @@ impl Worker {
             }
             Message::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot(now_ms()));
+            }
+            Message::KillClients {
+                database,
+                filter,
+                caller,
+                reply,
+            } => {
+                let _ = reply.send(self.kill_local(database, &filter, caller).0);
             }
             Message::Lock {
                 transaction,
@@ -362,6 +381,60 @@ impl Worker {
             }
         }
         snapshots
+    }
+
+    /// CLIENT KILL over every thread: closes the connections to `database`
+    /// that `filter` matches and returns how many matched, and whether the
+    /// caller's own connection is one of them (it is left open, to be
+    /// closed once its reply is sent).
+    pub async fn kill_clients(
+        &self,
+        database: usize,
+        filter: &KillFilter,
+        caller: u64,
+    ) -> (usize, bool) {
+        let mut receivers = Vec::new();
+        for (shard, sender) in self.shared.inboxes.iter().enumerate() {
+            if shard == self.shard_id {
+                continue;
+            }
+            let (reply, receiver) = oneshot::channel();
+            let message = Message::KillClients {
+                database,
+                filter: filter.clone(),
+                caller,
+                reply,
+            };
+            if sender.send_async(message).await.is_ok() {
+                receivers.push(receiver);
+            }
+        }
+        let (mut killed, caller_killed) = self.kill_local(database, filter, caller);
+        for receiver in receivers {
+            killed += receiver.await.unwrap_or(0);
+        }
+        (killed, caller_killed)
+    }
+
+    /// CLIENT KILL on this thread's sessions. A matched connection's socket
+    /// is shut down, which ends its task as a hang-up would (a blocked
+    /// client's next check of its socket included); the caller's is not.
+    fn kill_local(&self, database: usize, filter: &KillFilter, caller: u64) -> (usize, bool) {
+        let mut killed = 0;
+        let mut caller_killed = false;
+        for session in self.sessions.borrow().values() {
+            let session = session.borrow();
+            if !filter.matches(&session, database, caller) {
+                continue;
+            }
+            killed += 1;
+            if session.id == caller {
+                caller_killed = true;
+            } else if session.fd >= 0 {
+                crate::control::shut_down(session.fd);
+            }
+        }
+        (killed, caller_killed)
     }
 }
 

@@ -7,7 +7,8 @@
 //! checked arity and authentication. When the answer needs state from every
 //! data thread (INFO, CLIENT LIST), [`handle`] asks for it with
 //! [`Outcome::Gather`]; the engine collects a [`NodeSnapshot`] and calls
-//! [`finish_gather`]. The commands themselves live in
+//! [`finish_gather`]. CLIENT KILL comes back as [`Outcome::Kill`], a filter
+//! the engine applies to every thread's sessions. The commands themselves live in
 //! [`crate::family::connection`] and [`crate::family::server`]; this module
 //! holds the state they act on and the dispatch.
 //!
@@ -158,6 +159,58 @@ pub enum Outcome {
     /// Collect a [`NodeSnapshot`] from every data thread and call
     /// [`finish_gather`] with it.
     Gather(GatherRequest),
+    /// CLIENT KILL: close the connections the filter matches on every data
+    /// thread, then answer with [`KillFilter::reply`]. When the caller's
+    /// own connection matches, it is closed after that reply.
+    Kill(KillFilter),
+}
+
+/// CLIENT KILL's filters. Every filter given must match; the engine asks
+/// [`KillFilter::matches`] of each session on each thread.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KillFilter {
+    pub id: Option<u64>,
+    /// The peer's address as CLIENT LIST shows it (`addr=`).
+    pub addr: Option<String>,
+    /// The local address as CLIENT LIST shows it (`laddr=`).
+    pub laddr: Option<String>,
+    /// TYPE master, replica or pubsub: no connection on a data port is one.
+    pub type_has_no_clients: bool,
+    /// Spare the connection that sent the command (SKIPME, yes unless the
+    /// old form is used).
+    pub skip_me: bool,
+    /// `CLIENT KILL ip:port`: answered `+OK`, or an error when nobody
+    /// matched, instead of a count.
+    pub old_form: bool,
+}
+
+impl KillFilter {
+    /// Whether CLIENT KILL, sent by connection `caller` to `database`,
+    /// closes `session`. Only that database's connections are in reach, as
+    /// CLIENT LIST shows only those.
+    pub fn matches(&self, session: &Session, database: usize, caller: u64) -> bool {
+        session.database == database
+            && !(self.skip_me && session.id == caller)
+            && !self.type_has_no_clients
+            && self.id.is_none_or(|id| session.id == id)
+            && self
+                .addr
+                .as_deref()
+                .is_none_or(|addr| session.peer_address == addr)
+            && self
+                .laddr
+                .as_deref()
+                .is_none_or(|laddr| session.local_address == laddr)
+    }
+
+    /// The answer once `killed` connections matched.
+    pub fn reply(&self, killed: usize) -> Reply {
+        match (self.old_form, killed) {
+            (true, 0) => Reply::error("ERR No such client"),
+            (true, _) => Reply::ok(),
+            (false, killed) => Reply::Integer(killed as i64),
+        }
+    }
 }
 
 /// A request for node-wide state, kept until the snapshot arrives.

@@ -7,7 +7,8 @@ mod session_support;
 use bytes::Bytes;
 use petrel_resp::Reply;
 use petrel_store::session::{
-    client_list_line, finish_gather, GatherRequest, NodeSnapshot, Outcome, ThreadSnapshot,
+    client_list_line, finish_gather, GatherRequest, KillFilter, NodeSnapshot, Outcome, Session,
+    ThreadSnapshot,
 };
 use session_support::{bulk, env, error, field, reply, run, session, text, wire, NOW_MS};
 
@@ -559,4 +560,158 @@ fn client_help() {
         ))
     );
     assert!(lines.contains(&Reply::simple("SETNAME <name>")));
+}
+
+// CLIENT KILL's two forms and its errors, with the texts and the order of
+// checks of redis-server 7.0.15.
+#[test]
+fn client_kill_filters_and_errors() {
+    let env = env(None);
+    let mut session = session(false);
+    assert_eq!(
+        run(&mut session, &env, &["CLIENT", "KILL", "10.0.0.8:4000"]),
+        Outcome::Kill(KillFilter {
+            addr: Some("10.0.0.8:4000".into()),
+            old_form: true,
+            ..KillFilter::default()
+        })
+    );
+    assert_eq!(
+        run(
+            &mut session,
+            &env,
+            &[
+                "client",
+                "kill",
+                "id",
+                "12",
+                "TYPE",
+                "Normal",
+                "user",
+                "default",
+                "LADDR",
+                "127.0.0.1:6379"
+            ]
+        ),
+        Outcome::Kill(KillFilter {
+            id: Some(12),
+            laddr: Some("127.0.0.1:6379".into()),
+            skip_me: true,
+            ..KillFilter::default()
+        })
+    );
+    assert_eq!(
+        run(
+            &mut session,
+            &env,
+            &["CLIENT", "KILL", "TYPE", "replica", "SKIPME", "no"]
+        ),
+        Outcome::Kill(KillFilter {
+            type_has_no_clients: true,
+            ..KillFilter::default()
+        })
+    );
+    for (words, expected) in [
+        (
+            &["CLIENT", "KILL"][..],
+            "ERR wrong number of arguments for 'client|kill' command",
+        ),
+        (
+            &["CLIENT", "KILL", "ID", "0"],
+            "ERR client-id should be greater than 0",
+        ),
+        (
+            &["CLIENT", "KILL", "ID", "x"],
+            "ERR client-id should be greater than 0",
+        ),
+        (
+            &["CLIENT", "KILL", "TYPE", "bogus"],
+            "ERR Unknown client type 'bogus'",
+        ),
+        (
+            &["CLIENT", "KILL", "USER", "nosuch"],
+            "ERR No such user 'nosuch'",
+        ),
+        (&["CLIENT", "KILL", "SKIPME", "maybe"], "ERR syntax error"),
+        (&["CLIENT", "KILL", "BOGUS", "x"], "ERR syntax error"),
+        (&["CLIENT", "KILL", "MAXAGE", "5"], "ERR syntax error"),
+        (&["CLIENT", "KILL", "ID", "1", "ID"], "ERR syntax error"),
+        // The first bad pair decides, as Redis checks them in order.
+        (
+            &["CLIENT", "KILL", "TYPE", "bogus", "ID", "0"],
+            "ERR Unknown client type 'bogus'",
+        ),
+    ] {
+        assert_eq!(
+            reply(&mut session, &env, words),
+            error(expected),
+            "{words:?}"
+        );
+    }
+}
+
+fn session_at(id: u64, database: usize, peer: &str, local: &str) -> Session {
+    Session::new(id, database, peer, local, NOW_MS, false)
+}
+
+// A filter reaches only its own database's connections, every filter given
+// must match, SKIPME spares the caller, and the answer is a count (or, for
+// the old form, OK or "No such client").
+#[test]
+fn kill_filter_matches_and_answers() {
+    let caller = session_at(1, 0, "10.0.0.1:1000", "127.0.0.1:6379");
+    let other = session_at(2, 0, "10.0.0.2:2000", "127.0.0.1:6379");
+    let elsewhere = session_at(3, 1, "10.0.0.2:2000", "127.0.0.1:6380");
+    let matched = |filter: &KillFilter| -> Vec<u64> {
+        [&caller, &other, &elsewhere]
+            .into_iter()
+            .filter(|session| filter.matches(session, 0, caller.id))
+            .map(|session| session.id)
+            .collect()
+    };
+    let every_normal = KillFilter {
+        skip_me: true,
+        ..KillFilter::default()
+    };
+    assert_eq!(matched(&every_normal), [2]);
+    assert_eq!(
+        matched(&KillFilter {
+            skip_me: false,
+            ..KillFilter::default()
+        }),
+        [1, 2]
+    );
+    assert_eq!(
+        matched(&KillFilter {
+            addr: Some("10.0.0.2:2000".into()),
+            ..every_normal.clone()
+        }),
+        [2]
+    );
+    assert!(matched(&KillFilter {
+        addr: Some("10.0.0.2:2000".into()),
+        id: Some(3),
+        ..every_normal.clone()
+    })
+    .is_empty());
+    assert!(matched(&KillFilter {
+        laddr: Some("127.0.0.1:6380".into()),
+        ..every_normal.clone()
+    })
+    .is_empty());
+    assert!(matched(&KillFilter {
+        type_has_no_clients: true,
+        ..every_normal.clone()
+    })
+    .is_empty());
+    let old_form = KillFilter {
+        addr: Some("10.0.0.1:1000".into()),
+        old_form: true,
+        ..KillFilter::default()
+    };
+    assert_eq!(matched(&old_form), [1], "the old form may kill its caller");
+    assert_eq!(old_form.reply(1), Reply::ok());
+    assert_eq!(old_form.reply(0), error("ERR No such client"));
+    assert_eq!(every_normal.reply(0), Reply::Integer(0));
+    assert_eq!(every_normal.reply(3), Reply::Integer(3));
 }

@@ -11,7 +11,8 @@ use petrel_resp::Reply;
 
 use crate::session::{
     client_info_reply, error_reply, parse_i64, resolve_subcommand, truncated_text,
-    valid_client_attribute, GatherRequest, Outcome, Session, SessionEnv, SubcommandSpec,
+    valid_client_attribute, GatherRequest, KillFilter, Outcome, Session, SessionEnv,
+    SubcommandSpec,
 };
 use crate::table::flags::{ADMIN, FAST, LOADING, NOSCRIPT, NO_AUTH, STALE};
 use crate::table::{arity_error_reply, CommandSpec, Route};
@@ -157,6 +158,14 @@ pub const CLIENT_SUBCOMMANDS: &[SubcommandSpec] = &[
         "LIB-NAME libname|LIB-VER libver",
     ),
     subcommand(
+        "client|kill",
+        -3,
+        ADMIN | SUBCOMMAND_FLAGS,
+        "Kill the connection of a client",
+        "2.4.0",
+        "ip:port|[ID client-id]|[TYPE NORMAL|MASTER|SLAVE|REPLICA|PUBSUB]|[USER username]|[ADDR ip:port]|[LADDR ip:port]|[SKIPME YES|NO]",
+    ),
+    subcommand(
         "client|list",
         -2,
         ADMIN | SUBCOMMAND_FLAGS,
@@ -214,6 +223,20 @@ const CLIENT_HELP: &[&str] = &[
     "    Return the ID of the current connection.",
     "INFO",
     "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
     "LIST [options ...]",
     "    Return information about client connections. Options:",
     "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
@@ -387,6 +410,7 @@ pub(crate) fn client(session: &mut Session, args: &[Bytes], env: &SessionEnv) ->
         },
         "client|setinfo" => set_info(session, &args[2], &args[3]),
         "client|list" => return client_list(args),
+        "client|kill" => return client_kill(args),
         "client|info" => client_info_reply(session, env.now_ms),
         "client|no-evict" => match on_off(&args[2]) {
             Some(on) => {
@@ -474,6 +498,70 @@ fn client_list(args: &[Bytes]) -> Outcome {
             Outcome::Gather(GatherRequest::ClientList { ids: Some(ids) })
         }
         Some(_) => Outcome::Reply(Reply::error("ERR syntax error")),
+    }
+}
+
+/// CLIENT KILL ip:port, or CLIENT KILL with filter-value pairs (ID, TYPE,
+/// USER, ADDR, LADDR, SKIPME), checked as Redis 7.0 checks them. Every
+/// client on a data port is a normal one, and `default` the only user.
+fn client_kill(args: &[Bytes]) -> Outcome {
+    if args.len() == 3 {
+        return Outcome::Kill(KillFilter {
+            addr: Some(String::from_utf8_lossy(&args[2]).into_owned()),
+            old_form: true,
+            ..KillFilter::default()
+        });
+    }
+    if !args.len().is_multiple_of(2) {
+        return Outcome::Reply(Reply::error("ERR syntax error"));
+    }
+    let mut filter = KillFilter {
+        skip_me: true,
+        ..KillFilter::default()
+    };
+    for pair in args[2..].chunks_exact(2) {
+        let (option, value) = (&pair[0], &pair[1]);
+        match option.to_ascii_lowercase().as_slice() {
+            b"id" => match parse_i64(value) {
+                Some(id) if id > 0 => filter.id = Some(id as u64),
+                _ => return Outcome::Reply(Reply::error("ERR client-id should be greater than 0")),
+            },
+            b"type" => match value.to_ascii_lowercase().as_slice() {
+                b"normal" => {}
+                b"master" | b"replica" | b"slave" | b"pubsub" => filter.type_has_no_clients = true,
+                _ => {
+                    return Outcome::Reply(error_reply(format!(
+                        "ERR Unknown client type '{}'",
+                        truncated_text(value, 128)
+                    )))
+                }
+            },
+            b"user" if value.as_ref() != b"default" => {
+                return Outcome::Reply(error_reply(format!(
+                    "ERR No such user '{}'",
+                    truncated_text(value, 128)
+                )))
+            }
+            b"user" => {}
+            b"addr" => filter.addr = Some(String::from_utf8_lossy(value).into_owned()),
+            b"laddr" => filter.laddr = Some(String::from_utf8_lossy(value).into_owned()),
+            b"skipme" => match yes_no(value) {
+                Some(skip_me) => filter.skip_me = skip_me,
+                None => return Outcome::Reply(Reply::error("ERR syntax error")),
+            },
+            _ => return Outcome::Reply(Reply::error("ERR syntax error")),
+        }
+    }
+    Outcome::Kill(filter)
+}
+
+fn yes_no(value: &[u8]) -> Option<bool> {
+    if value.eq_ignore_ascii_case(b"YES") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case(b"NO") {
+        Some(false)
+    } else {
+        None
     }
 }
 
