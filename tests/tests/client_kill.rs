@@ -170,3 +170,51 @@ fn reaches_only_its_own_database() {
     assert_eq!(printed.stdout.trim(), "1", "{printed:?}");
     assert_closed(&mut first, "a client killed through redis-cli");
 }
+
+/// The CLIENT LIST line of the connection from `address`, if listed.
+fn listed(operator: &mut RawConn, address: &str) -> Option<String> {
+    let list = operator
+        .command(&["CLIENT", "LIST"])
+        .as_text()
+        .expect("CLIENT LIST is text");
+    list.lines()
+        .find(|line| line.contains(&format!(" addr={address} ")))
+        .map(str::to_string)
+}
+
+// A connection that has sent nothing yet is a client already: CLIENT LIST
+// shows it (cmd=NULL) and CLIENT KILL closes it, so an operator can find
+// and drop silent connections that hold places under maxclients.
+#[test]
+fn a_silent_connection_is_listed_and_can_be_killed() {
+    let server = Server::start(Config::new());
+    let mut operator = server.raw();
+    let mut silent = std::net::TcpStream::connect(("127.0.0.1", server.port()))
+        .expect("connect a silent client");
+    let address = silent.local_addr().expect("local address").to_string();
+    let mut line = None;
+    for _ in 0..100 {
+        line = listed(&mut operator, &address);
+        if line.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let line = line.unwrap_or_else(|| panic!("CLIENT LIST lacks the silent client {address}"));
+    assert!(line.contains(" cmd=NULL "), "{line}");
+
+    assert_eq!(
+        operator.command(&["CLIENT", "KILL", "ADDR", &address]),
+        Reply::Integer(1)
+    );
+    silent
+        .set_read_timeout(Some(petrel_e2e::IO_TIMEOUT))
+        .expect("set a read timeout");
+    let mut byte = [0u8; 1];
+    let read = std::io::Read::read(&mut silent, &mut byte).expect("the close, not a timeout");
+    assert_eq!(
+        read, 0,
+        "the killed silent client should see the end of the stream"
+    );
+    assert_eq!(listed(&mut operator, &address), None);
+}

@@ -255,3 +255,49 @@ fn replica_ssl_serves_both_and_keeps_sync_for_the_syncer_certificate() {
     );
     expect_counted(&mut plain, &before, 0, &[], "client1 PSYNC over TLS");
 }
+
+// A connection to a TLS-only database that stalls in its handshake (here:
+// half a ClientHello record) is listed with transport=pending from accept,
+// and CLIENT KILL closes it before the handshake timeout would.
+#[test]
+fn a_connection_stalled_in_its_handshake_is_listed_and_can_be_killed() {
+    if skip_under_redis("Petrel's transport field") {
+        return;
+    }
+    let pki = Pki::generate();
+    let server = enabled_server(&pki);
+    let mut operator = tls_client(server.port(), &pki, Some("client1"));
+    let mut stalled = std::net::TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+    std::io::Write::write_all(&mut stalled, &[0x16, 0x03, 0x01, 0x01, 0x00, 0x01])
+        .expect("send the start of a ClientHello");
+    let address = stalled.local_addr().expect("local address").to_string();
+    let line = (0..100)
+        .find_map(|_| {
+            let list: String = query(&mut operator, &["CLIENT", "LIST"]);
+            let line = list
+                .lines()
+                .find(|line| line.contains(&format!(" addr={address} ")))
+                .map(str::to_string);
+            if line.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            line
+        })
+        .unwrap_or_else(|| panic!("CLIENT LIST lacks the stalled connection {address}"));
+    assert!(
+        line.contains(" cmd=NULL ") && line.contains(" transport=pending "),
+        "{line}"
+    );
+
+    let killed: i64 = query(&mut operator, &["CLIENT", "KILL", "ADDR", &address]);
+    assert_eq!(killed, 1);
+    stalled
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("set a read timeout");
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut stalled, &mut rest).expect("the close, not a timeout");
+    assert!(
+        rest.is_empty(),
+        "nothing should answer a killed handshake: {rest:?}"
+    );
+}

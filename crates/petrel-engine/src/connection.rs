@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -57,8 +57,6 @@ pub(crate) struct ConnectionSecurity {
     pub role: PeerRole,
     /// Protocol version and cipher suite, for CLIENT LIST.
     pub tls_description: Option<(String, String)>,
-    /// The socket, for CLIENT LIST's `fd=` and to notice a blocked client hang up.
-    pub fd: i32,
 }
 
 /// Answers a connection past `maxclients` as Redis does, then closes it: the
@@ -127,12 +125,15 @@ pub(crate) async fn accept(
         .local_addr()
         .map(|address| address.to_string())
         .unwrap_or_default();
-    let peer_text = peer.to_string();
     let fd = tcp.as_raw_fd();
 
     // One TLS record header at most: a TLS handshake must not read past
     // the records it consumes.
     let mut tcp = tcp;
+    // Listed by CLIENT LIST (and in reach of CLIENT KILL) from accept, as
+    // Redis lists a client that has yet to send anything; dropped before
+    // the socket is.
+    let (session, _registration) = register(&worker, database, peer.to_string(), local, fd);
     let first_read = tcp.read_into(BytesMut::with_capacity(TLS_RECORD_HEADER_BYTES));
     let (result, first) = if mode == TlsMode::Enabled {
         match monoio::time::timeout(policy.handshake_timeout(), first_read).await {
@@ -180,11 +181,10 @@ pub(crate) async fn accept(
                 mode,
                 role: PeerRole::Client,
                 tls_description: None,
-                fd,
             };
             let mut initial = BytesMut::with_capacity(READ_BUFFER_BYTES);
             initial.extend_from_slice(&first);
-            serve(worker, database, tcp, initial, info, peer_text, local).await;
+            serve(worker, database, tcp, initial, info, session).await;
         }
         (_, true) => {
             let Some(config) = policy.server_config() else {
@@ -241,7 +241,6 @@ pub(crate) async fn accept(
                         mode,
                         role,
                         tls_description,
-                        fd,
                     };
                     serve(
                         worker,
@@ -249,8 +248,7 @@ pub(crate) async fn accept(
                         stream,
                         BytesMut::with_capacity(READ_BUFFER_BYTES),
                         info,
-                        peer_text,
-                        local,
+                        session,
                     )
                     .await;
                 }
@@ -262,7 +260,6 @@ pub(crate) async fn accept(
                         mode,
                         role,
                         tls_description,
-                        fd,
                     };
                     serve(
                         worker,
@@ -270,8 +267,7 @@ pub(crate) async fn accept(
                         stream,
                         BytesMut::with_capacity(READ_BUFFER_BYTES),
                         info,
-                        peer_text,
-                        local,
+                        session,
                     )
                     .await;
                 }
@@ -299,6 +295,33 @@ fn describe(connection: &petrel_tls::rustls::CommonState) -> Option<(String, Str
     Some((version, cipher))
 }
 
+/// Registers a new connection's session on this thread, with a guard that
+/// removes it. Its transport reads `pending` until the first byte decides
+/// it (or, over TLS, until the handshake is done).
+fn register(
+    worker: &Rc<Worker>,
+    database: usize,
+    peer: String,
+    local: String,
+    fd: RawFd,
+) -> (Rc<RefCell<Session>>, Registration) {
+    let shared = &worker.shared;
+    let id = shared
+        .next_client_id
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let password_required = shared.database(database).password.is_some();
+    let mut new_session = Session::new(id, database, peer, local, now_ms(), password_required);
+    new_session.transport = "pending";
+    new_session.fd = fd;
+    let session = Rc::new(RefCell::new(new_session));
+    worker.sessions.borrow_mut().insert(id, session.clone());
+    let registration = Registration {
+        worker: worker.clone(),
+        id,
+    };
+    (session, registration)
+}
+
 /// Serves one connection until the peer closes, QUIT, or a protocol error.
 pub(crate) async fn serve<T: Transport>(
     worker: Rc<Worker>,
@@ -306,30 +329,14 @@ pub(crate) async fn serve<T: Transport>(
     mut stream: T,
     mut read_buffer: BytesMut,
     security: ConnectionSecurity,
-    peer: String,
-    local: String,
+    session: Rc<RefCell<Session>>,
 ) {
     let shared = worker.shared.clone();
-    let id = shared
-        .next_client_id
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let password_required = shared.database(database).password.is_some();
-    let mut new_session = Session::new(
-        id,
-        database,
-        peer.clone(),
-        local,
-        now_ms(),
-        password_required,
-    );
-    new_session.transport = security.transport.as_str();
-    new_session.tls = security.tls_description.clone();
-    new_session.fd = security.fd;
-    let session = Rc::new(RefCell::new(new_session));
-    worker.sessions.borrow_mut().insert(id, session.clone());
-    let _registration = Registration {
-        worker: worker.clone(),
-        id,
+    let (id, peer) = {
+        let mut session = session.borrow_mut();
+        session.transport = security.transport.as_str();
+        session.tls = security.tls_description.clone();
+        (session.id, session.peer_address.clone())
     };
 
     let mut parser = RequestParser::new(Limits {
