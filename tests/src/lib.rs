@@ -369,7 +369,9 @@ pub fn free_port() -> u16 {
 
 static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn fresh_dir() -> PathBuf {
+/// A new, empty directory of this test process's own under the temp dir;
+/// the caller removes it.
+pub fn fresh_dir() -> PathBuf {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.subsec_nanos())
@@ -625,6 +627,52 @@ impl Server {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Petrel only: rewrites the config file with `config` (a database
+    /// keeps its port by name; a new one gets a free port), sends SIGHUP,
+    /// and returns the log line that reports the outcome. After a reload
+    /// that took, `port_of` knows the new set of databases.
+    pub fn reload(&mut self, config: Config) -> String {
+        assert_eq!(self.target, Target::Petrel, "SIGHUP reload is Petrel's");
+        let ports: Vec<u16> = config
+            .databases
+            .iter()
+            .map(|database| {
+                self.config
+                    .databases
+                    .iter()
+                    .position(|running| running.name == database.name)
+                    .map_or_else(free_port, |index| self.ports[index])
+            })
+            .collect();
+        let outcomes = |logs: String| -> Vec<String> {
+            logs.lines()
+                .filter(|line| {
+                    line.contains("configuration reloaded")
+                        || line.contains("configuration not reloaded")
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        let before = outcomes(self.logs()).len();
+        let path = self.dir.join("petrel.toml");
+        std::fs::write(&path, config.to_toml(&ports))
+            .unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
+        let pid = libc::pid_t::try_from(self.pid()).expect("a pid fits pid_t");
+        // SAFETY: kill(2) with the pid of our own running, unreaped child.
+        unsafe {
+            libc::kill(pid, libc::SIGHUP);
+        }
+        wait_until(START_TIMEOUT, "the reload's outcome in the log", || {
+            outcomes(self.logs()).len() > before
+        });
+        let outcome = outcomes(self.logs())[before].clone();
+        if outcome.contains("configuration reloaded") {
+            self.config = config;
+            self.ports = ports;
+        }
+        outcome
     }
 
     /// The process id of the (first) server process.

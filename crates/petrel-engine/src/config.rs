@@ -722,6 +722,68 @@ fn parse_size(size: &RawSize) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// Settings a reloaded config file changed that only a restart applies.
+#[derive(Debug, thiserror::Error)]
+#[error("{} changed; only a restart applies {}", .0.join(", "), if .0.len() == 1 { "it" } else { "them" })]
+pub struct RestartRequired(pub Vec<&'static str>);
+
+impl Config {
+    /// Checks that `reloaded` differs from the config the node started
+    /// with only in what may change while it runs: its databases (added,
+    /// removed, changed) and `[node.tls]`. Everything else shapes threads,
+    /// rings, listeners and limits set up at start-up.
+    pub fn check_reloadable(&self, reloaded: &Config) -> Result<(), RestartRequired> {
+        let (before, after) = (&self.node, &reloaded.node);
+        let checks: [(&'static str, bool); 11] = [
+            ("node.bind", before.bind != after.bind),
+            ("node.data_cores", before.data_cores != after.data_cores),
+            ("node.sync_core", before.sync_core != after.sync_core),
+            ("node.data_dir", before.data_dir != after.data_dir),
+            (
+                "node.proto_max_bulk_len",
+                before.proto_max_bulk_len != after.proto_max_bulk_len,
+            ),
+            ("node.io_driver", before.io_driver != after.io_driver),
+            (
+                "node.repl_backlog_size",
+                before.repl_backlog_size_bytes != after.repl_backlog_size_bytes,
+            ),
+            ("node.maxclients", before.maxclients != after.maxclients),
+            (
+                "node.tcp_keepalive",
+                before.tcp_keepalive_secs != after.tcp_keepalive_secs,
+            ),
+            ("[[cores]]", self.cores != reloaded.cores),
+            ("[admin]", self.admin.is_some() != reloaded.admin.is_some()),
+        ];
+        let changed: Vec<&'static str> = checks
+            .into_iter()
+            .filter_map(|(key, changed)| changed.then_some(key))
+            .collect();
+        if changed.is_empty() {
+            Ok(())
+        } else {
+            Err(RestartRequired(changed))
+        }
+    }
+}
+
+/// Numbers a reloaded file's databases so that the control plane knows
+/// them again: a database keeps the uid of the running one with its name,
+/// and a new name gets `next_uid` (then advanced), so a uid is never
+/// given to another database while the node runs.
+pub fn carry_uids(running: &[DatabaseConfig], reloaded: &mut [DatabaseConfig], next_uid: &mut u64) {
+    for database in reloaded {
+        match running.iter().find(|old| old.name == database.name) {
+            Some(old) => database.uid = old.uid,
+            None => {
+                database.uid = *next_uid;
+                *next_uid += 1;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -924,5 +986,53 @@ mod tests {
             error.to_string().contains("node.repl_backlog_size"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_reload_may_change_databases_and_node_tls_only() {
+        let started = parse("[node]\nmaxclients = 100\n[[databases]]\nname = \"a\"\nport = 7000\n")
+            .expect("valid");
+        let same_node = parse(
+            "[node]\nmaxclients = 100\n[node.tls]\nmin_data_TLS_version = \"1.3\"\n\
+             [[databases]]\nname = \"b\"\nport = 7001\nauthentication_redis_pass = \"pw\"\n",
+        )
+        .expect("valid");
+        assert!(started.check_reloadable(&same_node).is_ok());
+
+        let moved = parse(
+            "[node]\nmaxclients = 200\nbind = \"0.0.0.0\"\n[[databases]]\nname = \"a\"\nport = 7000\n",
+        )
+        .expect("valid");
+        let refused = started
+            .check_reloadable(&moved)
+            .expect_err("restart needed");
+        assert_eq!(refused.0, ["node.bind", "node.maxclients"]);
+        assert_eq!(
+            refused.to_string(),
+            "node.bind, node.maxclients changed; only a restart applies them"
+        );
+    }
+
+    #[test]
+    fn reloaded_databases_keep_their_uids_by_name_and_new_ones_get_fresh_uids() {
+        let running = parse(
+            "[[databases]]\nname = \"a\"\nport = 7000\n[[databases]]\nname = \"b\"\nport = 7001\n",
+        )
+        .expect("valid")
+        .databases;
+        // `a` removed, `b` moved up and to another port, `c` new.
+        let mut reloaded = parse(
+            "[[databases]]\nname = \"b\"\nport = 7002\n[[databases]]\nname = \"c\"\nport = 7000\n",
+        )
+        .expect("valid")
+        .databases;
+        let mut next_uid = 3;
+        carry_uids(&running, &mut reloaded, &mut next_uid);
+        let uids: Vec<(&str, u64)> = reloaded
+            .iter()
+            .map(|database| (database.name.as_str(), database.uid))
+            .collect();
+        assert_eq!(uids, [("b", 2), ("c", 3)]);
+        assert_eq!(next_uid, 4);
     }
 }

@@ -4,6 +4,7 @@
 
 mod admin_cli;
 mod control;
+mod reload;
 
 use std::path::PathBuf;
 
@@ -27,7 +28,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the databases of a config file (default: one database on 127.0.0.1:6379, every core).
+    /// Serve the databases of a config file (default: one database on 127.0.0.1:6379, every core); SIGHUP re-reads the file.
     Serve {
         /// TOML config file; see config/ for documented examples.
         #[arg(long, short)]
@@ -232,8 +233,9 @@ fn fit_maxclients_to_open_file_limit(maxclients: u64) -> u64 {
     fitted
 }
 
-fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
-    let mut config = load_config(config)?;
+fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut config = load_config(config_path.clone())?;
+    let as_read = config.clone();
     let admin = config.admin.clone();
     let state = match &admin {
         Some(admin) => Some(control::starting_state(&mut config, admin)?),
@@ -247,9 +249,11 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
     ])
     .context("cannot install signal handlers")?;
     let node = petrel_engine::start(config).context("cannot start the node")?;
+    let mut reloader = reload::Reloader::new(config_path, as_read, node.control());
     if let (Some(admin), Some(state), Some(data_dir)) = (admin, state, data_dir) {
         let client_ca_pem = match &admin.client_ca {
             None => None,
@@ -274,9 +278,14 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         .context("cannot start the admin API")?;
     }
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "petrel ready");
-    if let Some(signal) = signals.forever().next() {
+    for signal in signals.forever() {
+        if signal == signal_hook::consts::SIGHUP {
+            reloader.reload();
+            continue;
+        }
         // Data lives in memory only: ending the process is the whole shutdown.
         tracing::info!(signal, "shutting down");
+        break;
     }
     Ok(())
 }
