@@ -545,7 +545,7 @@ fn client_kill(args: &[Bytes]) -> Outcome {
             b"user" => {}
             b"addr" => filter.addr = Some(String::from_utf8_lossy(value).into_owned()),
             b"laddr" => filter.laddr = Some(String::from_utf8_lossy(value).into_owned()),
-            b"skipme" => match yes_no(value) {
+            b"skipme" => match switch(value, b"YES", b"NO") {
                 Some(skip_me) => filter.skip_me = skip_me,
                 None => return Outcome::Reply(Reply::error("ERR syntax error")),
             },
@@ -553,16 +553,6 @@ fn client_kill(args: &[Bytes]) -> Outcome {
         }
     }
     Outcome::Kill(filter)
-}
-
-fn yes_no(value: &[u8]) -> Option<bool> {
-    if value.eq_ignore_ascii_case(b"YES") {
-        Some(true)
-    } else if value.eq_ignore_ascii_case(b"NO") {
-        Some(false)
-    } else {
-        None
-    }
 }
 
 /// CLIENT REPLY ON|OFF|SKIP. OFF and SKIP send no reply of their own: the
@@ -584,14 +574,19 @@ fn client_reply(session: &mut Session, mode: &Bytes) -> Reply {
     Reply::ok()
 }
 
-fn on_off(value: &[u8]) -> Option<bool> {
-    if value.eq_ignore_ascii_case(b"ON") {
+/// A two-way option's value, either word in any case.
+fn switch(value: &[u8], on: &[u8], off: &[u8]) -> Option<bool> {
+    if value.eq_ignore_ascii_case(on) {
         Some(true)
-    } else if value.eq_ignore_ascii_case(b"OFF") {
+    } else if value.eq_ignore_ascii_case(off) {
         Some(false)
     } else {
         None
     }
+}
+
+fn on_off(value: &[u8]) -> Option<bool> {
+    switch(value, b"ON", b"OFF")
 }
 
 /// A HELP subcommand's reply: one status line per text line.
