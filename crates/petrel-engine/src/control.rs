@@ -317,6 +317,7 @@ impl ControlHandle {
                 crate::node::warn_open_to_the_network(bind, database);
             }
         }
+        crate::node::log_expiring_certificates(&snapshot, SystemTime::now());
         if close_revoked_sessions {
             let closed: usize = self
                 .every_thread(|reply| ControlMessage::CloseRevoked { reply })?
@@ -330,6 +331,13 @@ impl ControlHandle {
             }
         }
         Ok(())
+    }
+
+    /// Logs the configured certificates that expire within 30 days or
+    /// have expired.
+    pub fn log_expiring_certificates(&self) {
+        let snapshot = self.shared.security.snapshot.load();
+        crate::node::log_expiring_certificates(&snapshot, SystemTime::now());
     }
 
     /// Counters per database and per transport.

@@ -149,6 +149,34 @@ pub(crate) fn warn_open_to_the_network(bind: IpAddr, database: &DatabaseConfig) 
     );
 }
 
+/// Logs each configured certificate that expires within 30 days (a
+/// warning) or has expired (an error: peers refuse it), so that the
+/// operator renews it before clients fail. Called at start-up, after every
+/// change, and twice a day by `petrel serve`.
+pub(crate) fn log_expiring_certificates(snapshot: &petrel_tls::TlsSnapshot, now: SystemTime) {
+    use petrel_tls::ExpiryOutlook;
+    for expiry in snapshot.certificate_expiries() {
+        match expiry.outlook(now) {
+            ExpiryOutlook::Fine => {}
+            ExpiryOutlook::Soon { days_left } => warn!(
+                scope = %expiry.scope,
+                field = %expiry.field,
+                subject = %expiry.subject,
+                days_left,
+                "certificate expires soon: replace it, then reload (SIGHUP, or the REST API)"
+            ),
+            ExpiryOutlook::Expired { days_ago } => tracing::error!(
+                scope = %expiry.scope,
+                field = %expiry.field,
+                subject = %expiry.subject,
+                days_ago,
+                "certificate has expired and peers refuse it: replace it, then reload \
+                 (SIGHUP, or the REST API)"
+            ),
+        }
+    }
+}
+
 fn is_open_to_the_network(bind: IpAddr, has_password: bool, certificates_required: bool) -> bool {
     !bind.is_loopback() && !has_password && !certificates_required
 }
@@ -290,6 +318,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
     }
     threads.push(crate::sync_ring::start(shared.clone(), use_io_uring)?);
     let snapshot = shared.security.snapshot.load();
+    log_expiring_certificates(&snapshot, SystemTime::now());
     for (slot, database) in shared.config.databases.iter().enumerate() {
         let bind = shared.config.node.bind;
         if is_reachable_without_credentials(bind, database, snapshot.database(slot)) {

@@ -36,7 +36,9 @@ pub use role::{
     classify_handshake_error, classify_peer, sync_allowed, HandshakeFailure, PeerRole, SyncRefusal,
     SyncerVerified,
 };
-pub use snapshot::{CertificateExpiry, DatabaseTls, NodeTls, TlsSnapshot};
+pub use snapshot::{
+    CertificateExpiry, DatabaseTls, ExpiryOutlook, NodeTls, TlsSnapshot, EXPIRY_WARNING_WINDOW,
+};
 
 /// Re-exported so callers name the same rustls types this crate hands out.
 pub use rustls;

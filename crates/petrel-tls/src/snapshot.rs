@@ -420,7 +420,36 @@ pub struct CertificateExpiry {
     pub not_after: SystemTime,
 }
 
+/// How long before a configured certificate expires the node starts to
+/// warn: 30 days, when ACME clients renew.
+pub const EXPIRY_WARNING_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+
+/// What to tell an operator about a certificate's expiry at `now`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryOutlook {
+    /// More than [`EXPIRY_WARNING_WINDOW`] left.
+    Fine,
+    /// Expires within the window, in this many whole days (0: today).
+    Soon { days_left: u64 },
+    /// Already past notAfter: peers refuse it.
+    Expired { days_ago: u64 },
+}
+
 impl CertificateExpiry {
+    /// This certificate's outlook at `now`.
+    pub fn outlook(&self, now: SystemTime) -> ExpiryOutlook {
+        const DAY_SECS: u64 = 86_400;
+        match self.not_after.duration_since(now) {
+            Ok(left) if left > EXPIRY_WARNING_WINDOW => ExpiryOutlook::Fine,
+            Ok(left) => ExpiryOutlook::Soon {
+                days_left: left.as_secs() / DAY_SECS,
+            },
+            Err(past) => ExpiryOutlook::Expired {
+                days_ago: past.duration().as_secs() / DAY_SECS,
+            },
+        }
+    }
+
     fn new(scope: Scope, field: &str, cert: &crate::certs::CertInfo) -> Self {
         let not_after = u64::try_from(cert.not_after()).unwrap_or(0);
         Self {
@@ -501,3 +530,43 @@ const _: () = {
     assert_send_sync::<TlsSnapshot>();
     assert_send_sync::<DatabaseTls>();
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expiring_at(not_after: SystemTime) -> CertificateExpiry {
+        CertificateExpiry {
+            scope: Scope::Node,
+            field: "proxy_cert".into(),
+            subject: "CN=localhost".into(),
+            not_after,
+        }
+    }
+
+    #[test]
+    fn outlook_warns_within_thirty_days_and_after_expiry() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let day = Duration::from_secs(86_400);
+        assert_eq!(
+            expiring_at(now + day * 31).outlook(now),
+            ExpiryOutlook::Fine
+        );
+        assert_eq!(
+            expiring_at(now + day * 30).outlook(now),
+            ExpiryOutlook::Soon { days_left: 30 }
+        );
+        assert_eq!(
+            expiring_at(now + day * 5 + Duration::from_secs(60)).outlook(now),
+            ExpiryOutlook::Soon { days_left: 5 }
+        );
+        assert_eq!(
+            expiring_at(now + Duration::from_secs(3600)).outlook(now),
+            ExpiryOutlook::Soon { days_left: 0 }
+        );
+        assert_eq!(
+            expiring_at(now - day * 2).outlook(now),
+            ExpiryOutlook::Expired { days_ago: 2 }
+        );
+    }
+}

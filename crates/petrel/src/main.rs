@@ -172,6 +172,9 @@ fn describe(config: &Config, tls: &petrel_tls::TlsSnapshot) {
     }
 }
 
+/// How often configured certificates are checked for a coming expiry.
+const EXPIRY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
 /// Descriptors kept beyond the client connections for listeners, rings,
 /// replication links, logs and the admin API (Redis reserves 32 too).
 const RESERVED_OPEN_FILES: u64 = 32;
@@ -254,6 +257,15 @@ fn serve(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     .context("cannot install signal handlers")?;
     let node = petrel_engine::start(config).context("cannot start the node")?;
     let mut reloader = reload::Reloader::new(config_path, as_read, node.control());
+    let expiry_watch = node.control();
+    std::thread::Builder::new()
+        .name("petrel-expiry".into())
+        .spawn(move || loop {
+            // The node logs them at start-up and after every change too.
+            std::thread::sleep(EXPIRY_CHECK_INTERVAL);
+            expiry_watch.log_expiring_certificates();
+        })
+        .context("cannot start the certificate expiry check")?;
     if let (Some(admin), Some(state), Some(data_dir)) = (admin, state, data_dir) {
         let client_ca_pem = match &admin.client_ca {
             None => None,
