@@ -1,9 +1,9 @@
 //! Proves that the key commands of the engine issue (DEL UNLINK EXISTS TOUCH
 //! TYPE, the EXPIRE family with NX XX GT LT, TTL PTTL EXPIRETIME PEXPIRETIME
 //! PERSIST, RENAME RENAMENX across shards, KEYS, SCAN, RANDOMKEY, DBSIZE,
-//! FLUSHDB, FLUSHALL) answer as Redis 7 does, by starting a server with two
-//! data cores and driving it through the redis crate with keys spread over
-//! both shards.
+//! FLUSHDB, FLUSHALL, MEMORY USAGE) answer as Redis 7 does, by starting a
+//! server with two data cores and driving it through the redis crate with
+//! keys spread over both shards.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -614,4 +614,50 @@ fn scan_returns_every_stable_key_while_keys_are_added() {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
+}
+
+// MEMORY USAGE answers a size for a key of every type (larger for a larger
+// value), nil for a missing key, and Redis's errors; `redis-cli --memkeys`
+// then reports non-zero bytes for every type instead of zeros.
+#[test]
+fn memory_usage_and_redis_cli_memkeys() {
+    let server = Server::start_default();
+    let mut con = server.client();
+    let _: () = query(&mut con, &["SET", "s:small", "v"]);
+    let _: () = query(&mut con, &["SET", "s:big", &"x".repeat(5_000)]);
+    let _: i64 = query(&mut con, &["RPUSH", "l", "a", "b", "c"]);
+    let _: i64 = query(&mut con, &["HSET", "h", "f", "v"]);
+    let _: i64 = query(&mut con, &["SADD", "set", "m"]);
+    let _: i64 = query(&mut con, &["ZADD", "z", "1", "m"]);
+    let usage =
+        |con: &mut redis::Connection, key: &str| -> i64 { query(con, &["MEMORY", "USAGE", key]) };
+    for key in ["s:small", "l", "h", "set", "z"] {
+        assert!(usage(&mut con, key) > 0, "{key}");
+    }
+    let (small, big) = (usage(&mut con, "s:small"), usage(&mut con, "s:big"));
+    assert!(big > small + 4_900, "{small} {big}");
+    let missing: Option<i64> = query(&mut con, &["MEMORY", "USAGE", "missing"]);
+    assert_eq!(missing, None);
+    assert_eq!(
+        query_error(&mut con, &["MEMORY", "USAGE", "l", "SAMPLES", "-1"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        query_error(&mut con, &["MEMORY", "USAGE", "l", "SAMPLES", "x"]),
+        "ERR value is not an integer or out of range"
+    );
+
+    let memkeys = server.redis_cli(&["--memkeys"], None);
+    assert!(memkeys.status.success(), "{memkeys:?}");
+    for kind in ["strings", "lists", "hashs", "sets", "zsets"] {
+        let line = memkeys
+            .stdout
+            .lines()
+            .find(|line| line.contains(&format!(" {kind} with ")))
+            .unwrap_or_else(|| panic!("no summary for {kind}: {}", memkeys.stdout));
+        assert!(
+            !line.contains(" with 0 bytes"),
+            "--memkeys should size {kind}: {line}"
+        );
+    }
 }

@@ -392,6 +392,15 @@ impl Keyspace {
         self.used_memory_bytes
     }
 
+    /// What `key` and its value count for in the memory limit (MEMORY
+    /// USAGE), or `None` when the key is absent or expired.
+    pub fn memory_usage_of(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
+        self.get(key, now_ms)?;
+        self.entries
+            .get_key_value(key)
+            .map(|(stored_key, entry)| entry_cost(stored_key, entry))
+    }
+
     /// Recomputes [`Keyspace::used_memory_bytes`] from scratch by walking
     /// every key. O(keys): for tests and consistency checks.
     pub fn measure_used_memory_bytes(&self) -> usize {

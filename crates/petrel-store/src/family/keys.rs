@@ -298,6 +298,57 @@ const OBJECT_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
+const MEMORY_HELP: &[&str] = &[
+    "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "USAGE <key> [SAMPLES <count>]",
+    "    Return memory in bytes used by <key> and its value, as counted against the",
+    "    database's memory_size (every element counted: SAMPLES is accepted and",
+    "    not needed).",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// MEMORY USAGE key [SAMPLES count] and MEMORY HELP: what `redis-cli
+/// --memkeys` asks for each key. Options are checked as Redis 7.0 checks
+/// them; the answer counts the whole value, never a sample.
+fn memory(keyspace: &mut Keyspace, args: &[Bytes], ctx: &ExecContext) -> Reply {
+    let subcommand = args[1].to_ascii_lowercase();
+    match (subcommand.as_slice(), args.len()) {
+        (b"usage", 3..) => {
+            let mut options = args[3..].iter();
+            while let Some(option) = options.next() {
+                let count = match options.next() {
+                    Some(count) if option.eq_ignore_ascii_case(b"SAMPLES") => count,
+                    _ => return Reply::error(SYNTAX_ERROR),
+                };
+                match parse_i64(count) {
+                    None => return Reply::error(NOT_AN_INTEGER),
+                    Some(count) if count < 0 => return Reply::error(SYNTAX_ERROR),
+                    Some(_) => {}
+                }
+            }
+            match keyspace.memory_usage_of(&args[2], ctx.now_ms) {
+                Some(bytes) => Reply::Integer(bytes as i64),
+                None => Reply::Nil,
+            }
+        }
+        (b"help", 2) => Reply::Array(
+            MEMORY_HELP
+                .iter()
+                .map(|line| Reply::Simple(Bytes::from_static(line.as_bytes())))
+                .collect(),
+        ),
+        (b"usage" | b"help", _) => Reply::error_owned(format!(
+            "ERR wrong number of arguments for 'memory|{}' command",
+            quoted(&subcommand)
+        )),
+        _ => Reply::error_owned(format!(
+            "ERR unknown subcommand '{}'. Try MEMORY HELP.",
+            quoted(&args[1])
+        )),
+    }
+}
+
 /// OBJECT ENCODING and OBJECT HELP.
 fn object(keyspace: &mut Keyspace, args: &[Bytes], ctx: &ExecContext) -> Reply {
     let subcommand = args[1].to_ascii_lowercase();
@@ -405,6 +456,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Remove all keys from all databases", "1.0.0", "[ASYNC|SYNC]"),
     row("object", -2, R, (2, 2, 1), Route::Key, Some(object), G,
         "A container for object introspection commands", "2.2.3", "ENCODING key"),
+    row("memory", -2, R, (2, 2, 1), Route::Key, Some(memory), "server",
+        "Estimate the memory usage of a key", "4.0.0", "USAGE key [SAMPLES count]"),
 ];
 
 #[cfg(test)]

@@ -399,3 +399,59 @@ fn scan_without_changes_returns_each_key_once() {
     assert_eq!(seen.len(), 100);
     assert_eq!(unique.len(), 100);
 }
+
+/// MEMORY USAGE answers what a key counts against the memory limit (the
+/// whole keyspace's gauge is the sum of its keys'), nil for a missing or
+/// expired key, and Redis 7.0's errors for bad options.
+#[test]
+fn memory_usage() {
+    let mut db = Db::new();
+    db.run(&["SET", "small", "v"]);
+    db.run(&["SET", "big", &"x".repeat(10_000)]);
+    let (Reply::Integer(small), Reply::Integer(big)) = (
+        db.run(&["MEMORY", "USAGE", "small"]),
+        db.run(&["memory", "usage", "big", "SAMPLES", "0"]),
+    ) else {
+        panic!("MEMORY USAGE answers integers");
+    };
+    assert!(small > 1 && big >= 10_000 && big < 11_000, "{small} {big}");
+    assert_eq!(
+        (small + big) as usize,
+        db.keyspace.used_memory_bytes(),
+        "the keys' usages add up to the database's gauge"
+    );
+    assert_eq!(db.run(&["MEMORY", "USAGE", "missing"]), Reply::Nil);
+    db.run(&["SET", "brief", "v", "PX", "10"]);
+    db.now_ms += 20;
+    assert_eq!(db.run(&["MEMORY", "USAGE", "brief"]), Reply::Nil);
+
+    for (line, expected) in [
+        (
+            &["MEMORY", "USAGE", "small", "SAMPLES", "-1"][..],
+            "ERR syntax error",
+        ),
+        (
+            &["MEMORY", "USAGE", "small", "SAMPLES", "x"],
+            "ERR value is not an integer or out of range",
+        ),
+        (&["MEMORY", "USAGE", "small", "SAMPLES"], "ERR syntax error"),
+        (
+            &["MEMORY", "USAGE", "small", "FOO", "1"],
+            "ERR syntax error",
+        ),
+        (
+            &["MEMORY", "USAGE"],
+            "ERR wrong number of arguments for 'memory|usage' command",
+        ),
+        (
+            &["MEMORY", "STATS"],
+            "ERR unknown subcommand 'STATS'. Try MEMORY HELP.",
+        ),
+    ] {
+        assert_eq!(db.run(line), err(expected), "{line:?}");
+    }
+    assert_eq!(
+        db.run(&["MEMORY", "USAGE", "small", "samples", "5", "SAMPLES", "2"]),
+        int(small)
+    );
+}
