@@ -1,6 +1,7 @@
 //! A real redis-server 7.0 replicates from Petrel: `REPLICAOF` a Petrel
 //! database, full sync of every type, then the command stream, then a
-//! partial resync after the link drops; checked key by key.
+//! partial resync after the link drops; checked key by key. And
+//! `redis-cli --rdb` saves a snapshot that redis-server loads.
 
 use std::time::Duration;
 
@@ -165,5 +166,108 @@ fn redis_replicates_from_petrel() {
             .contains("Successful partial resynchronization with master"),
         "the replica resynced fully:\n{}",
         redis.logs()
+    );
+}
+
+/// A redis-server of the test's own, killed when dropped.
+struct LoadedRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl LoadedRedis {
+    /// Starts redis-server on `rdb` and waits until it has loaded it.
+    fn start(rdb: &std::path::Path) -> LoadedRedis {
+        let port = petrel_e2e::free_port();
+        let dir = rdb.parent().expect("the RDB file's directory");
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .arg("--dbfilename")
+            .arg(rdb.file_name().expect("the RDB file's name"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start redis-server on the dumped RDB");
+        let loaded = LoadedRedis { child, port };
+        wait_until(
+            Duration::from_secs(10),
+            "redis-server to load the RDB",
+            || {
+                redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                    .and_then(|client| client.get_connection())
+                    .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection))
+                    .is_ok()
+            },
+        );
+        loaded
+    }
+}
+
+impl Drop for LoadedRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// `redis-cli --rdb` (REPLCONF rdb-only, then the old SYNC) saves a snapshot
+// of a Petrel database: redis-cli reports success, redis-check-rdb accepts
+// the file, and a redis-server loaded from it holds the same keys. The old
+// SYNC gets the snapshot first, without the +FULLRESYNC line PSYNC gets.
+#[test]
+fn redis_cli_rdb_saves_a_snapshot_redis_loads() {
+    let source = Server::start(Config::new());
+    let mut connection = source.client();
+    load(&mut connection, "dumped", 300);
+    let expected = dump(&mut connection);
+
+    let dir = petrel_e2e::fresh_dir();
+    let rdb = dir.join("snapshot.rdb");
+    let saved = source.redis_cli(&["--rdb", &rdb.display().to_string()], None);
+    assert!(
+        saved.status.success() && saved.stderr.contains("Transfer finished with success"),
+        "{saved:?}"
+    );
+    let checked = petrel_e2e::run_tool(
+        "redis-check-rdb",
+        &[&rdb.display().to_string()],
+        None,
+        petrel_e2e::IO_TIMEOUT,
+    );
+    assert!(
+        checked.stdout.contains("RDB looks OK"),
+        "redis-check-rdb: {checked:?}"
+    );
+    let loaded = LoadedRedis::start(&rdb);
+    let mut reloaded = redis::Client::open(format!("redis://127.0.0.1:{}/", loaded.port))
+        .and_then(|client| client.get_connection())
+        .expect("connect to the loaded redis-server");
+    assert_eq!(first_difference(&expected, &dump(&mut reloaded)), None);
+    drop(loaded);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", source.port())).expect("connect");
+    raw.set_read_timeout(Some(petrel_e2e::IO_TIMEOUT))
+        .expect("set a read timeout");
+    std::io::Write::write_all(&mut raw, b"SYNC\r\n").expect("send SYNC");
+    let mut first = [0u8; 1];
+    loop {
+        std::io::Read::read_exact(&mut raw, &mut first).expect("the snapshot's first byte");
+        if first[0] != b'\n' {
+            break;
+        }
+    }
+    assert_eq!(
+        first[0] as char, '$',
+        "after SYNC the snapshot's bulk header comes first"
     );
 }

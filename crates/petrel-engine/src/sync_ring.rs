@@ -220,6 +220,11 @@ struct Link {
     last_ack_ms: Cell<u64>,
     /// A StreamReady is on its way; don't queue another.
     notified: Cell<bool>,
+    /// It asked with PSYNC, so a full resync starts with `+FULLRESYNC`
+    /// (after the old SYNC, the snapshot comes first).
+    announces_full_resync: bool,
+    /// It wants the snapshot and nothing after it (`redis-cli --rdb`).
+    rdb_only: bool,
 }
 
 impl Link {
@@ -441,7 +446,7 @@ impl Ring {
                     sync.source.forget_stream_db();
                     let start = end - job.window.len() as u64;
                     let reply = sync.source.fullresync_reply(start);
-                    for link in &job.links {
+                    for link in job.links.iter().filter(|link| link.announces_full_resync) {
                         link.tell(LinkInput::Send(reply.clone()));
                     }
                     if let Some(done) = job.cuts_done.take() {
@@ -626,10 +631,19 @@ async fn run_job(ring: Rc<Ring>, database: usize, id: u64, cuts_done: oneshot::R
         replicas = job.links.len(),
         "full sync snapshot ready"
     );
-    let mut bulk = format!("${}\r\n", payload.len()).into_bytes();
-    bulk.extend_from_slice(&payload);
+    let mut snapshot = format!("${}\r\n", payload.len()).into_bytes();
+    snapshot.extend_from_slice(&payload);
+    let mut bulk = snapshot.clone();
     bulk.extend_from_slice(&job.window);
     for link in &job.links {
+        if link.rdb_only {
+            // As Redis does: the snapshot, then the link closes.
+            link.tell(LinkInput::Send(snapshot.clone()));
+            link.tell(LinkInput::Drop(
+                "it asked for the snapshot only (REPLCONF rdb-only)",
+            ));
+            continue;
+        }
         link.tell(LinkInput::Send(bulk.clone()));
         link.tell(LinkInput::Online {
             next_offset: end_offset + 1,
@@ -890,6 +904,10 @@ async fn source_link(ring: Rc<Ring>, handoff: Handoff) {
         ack_offset: Cell::new(0),
         last_ack_ms: Cell::new(now_ms()),
         notified: Cell::new(false),
+        announces_full_resync: petrel_sync::source::ReplicationSource::announces_full_resync(
+            &psync,
+        ),
+        rdb_only: capabilities.rdb_only,
     });
     ring.shared.sync.feeding[database].store(true, Ordering::Release);
     ring.databases[database]

@@ -29,6 +29,9 @@ pub struct ReplicaCapabilities {
     pub eof: bool,
     /// Understands `+CONTINUE <replid>` (PSYNC 2).
     pub psync2: bool,
+    /// `REPLCONF rdb-only 1`: wants the snapshot and no stream after it
+    /// (`redis-cli --rdb`); the source closes the link once it is sent.
+    pub rdb_only: bool,
 }
 
 /// What a REPLCONF asks of the source.
@@ -76,9 +79,23 @@ impl ReplicaCapabilities {
                     Some(offset) => ack = Some(offset),
                     None => return Replconf::Reply(Bytes::new()),
                 },
-                // fack follows ack; rdb-only and rdb-filter-only concern
-                // tools that only want a snapshot: accepted, nothing to do.
-                b"fack" | b"rdb-only" | b"rdb-filter-only" => {}
+                b"rdb-only" => match std::str::from_utf8(value).ok().and_then(parse_strict_i64) {
+                    Some(1) => self.rdb_only = true,
+                    Some(0) => self.rdb_only = false,
+                    Some(_) => {
+                        return Replconf::Reply(Bytes::from_static(
+                            b"-ERR value is out of range, value must between 0 and 1\r\n",
+                        ))
+                    }
+                    None => {
+                        return Replconf::Reply(Bytes::from_static(
+                            b"-ERR value is not an integer or out of range\r\n",
+                        ))
+                    }
+                },
+                // fack follows ack; a filtered snapshot is not offered, and
+                // the whole one is sent.
+                b"fack" | b"rdb-filter-only" => {}
                 b"getack" => return Replconf::GetAck,
                 _ => {
                     return Replconf::Reply(Bytes::from(format!(
@@ -204,6 +221,16 @@ impl ReplicationSource {
         PsyncDecision::Continue { reply, next_offset }
     }
 
+    /// Whether a full resync is announced with `+FULLRESYNC` before the
+    /// snapshot: after PSYNC, yes; after the old SYNC, no (the snapshot's
+    /// bulk header comes first, as Redis sends it, and `redis-cli --rdb`
+    /// reads it).
+    pub fn announces_full_resync(sync_command: &[Bytes]) -> bool {
+        sync_command
+            .first()
+            .is_some_and(|name| name.eq_ignore_ascii_case(b"psync"))
+    }
+
     /// `+FULLRESYNC <replid> <offset>`: the replica's offset once it has
     /// loaded the snapshot that follows.
     pub fn fullresync_reply(&self, offset: u64) -> Vec<u8> {
@@ -233,6 +260,17 @@ pub const REDIS_VERSION: &str = "7.0.0";
 /// A replication id from 20 random bytes.
 pub fn replid_from_random(random: [u8; 20]) -> String {
     random.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// An integer as Redis reads one: no sign but a leading `-`, no leading
+/// zeros, no spaces.
+fn parse_strict_i64(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|byte| byte.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && text != "-0";
+    canonical.then(|| text.parse().ok()).flatten()
 }
 
 fn parse_u64(text: &[u8]) -> Option<u64> {
@@ -367,5 +405,45 @@ mod tests {
             source.psync(&args("SYNC"), &psync2),
             PsyncDecision::FullResync
         );
+    }
+
+    // `redis-cli --rdb` asks for the snapshot only, then sends the old SYNC:
+    // rdb-only is remembered (and checked as Redis 7.0 checks it), and
+    // only PSYNC announces a full resync with +FULLRESYNC.
+    #[test]
+    fn a_snapshot_only_client_is_recognised() {
+        let mut capabilities = ReplicaCapabilities::default();
+        assert_eq!(
+            capabilities.replconf(&args("REPLCONF rdb-only 1")),
+            Replconf::Reply(Bytes::from_static(b"+OK\r\n"))
+        );
+        assert!(capabilities.rdb_only);
+        assert_eq!(
+            capabilities.replconf(&args("REPLCONF rdb-only 0")),
+            Replconf::Reply(Bytes::from_static(b"+OK\r\n"))
+        );
+        assert!(!capabilities.rdb_only);
+        for (value, error) in [
+            (
+                "2",
+                "-ERR value is out of range, value must between 0 and 1\r\n",
+            ),
+            (
+                "-1",
+                "-ERR value is out of range, value must between 0 and 1\r\n",
+            ),
+            ("x", "-ERR value is not an integer or out of range\r\n"),
+            ("01", "-ERR value is not an integer or out of range\r\n"),
+        ] {
+            assert_eq!(
+                capabilities.replconf(&args(&format!("REPLCONF rdb-only {value}"))),
+                Replconf::Reply(Bytes::from(error)),
+                "{value}"
+            );
+        }
+        assert!(!ReplicationSource::announces_full_resync(&args("SYNC")));
+        assert!(ReplicationSource::announces_full_resync(&args(
+            "psync ? -1"
+        )));
     }
 }
