@@ -146,6 +146,28 @@ fn redis_replicates_from_petrel() {
     );
     let slave = info_field(&mut source, "replication", "slave0").unwrap_or_default();
     assert!(slave.contains("state=online"), "{slave}");
+    // ROLE says the same in Redis's shape: the offset, then the online
+    // replica by address, listening port and acknowledged offset.
+    let offset: i64 = info_field(&mut source, "replication", "master_repl_offset")
+        .and_then(|text| text.parse().ok())
+        .expect("master_repl_offset");
+    let (role, role_offset, replicas): (String, i64, Vec<(String, String, String)>) =
+        query(&mut source, &["ROLE"]);
+    assert_eq!((role.as_str(), role_offset), ("master", offset));
+    assert_eq!(
+        replicas,
+        [(
+            "127.0.0.1".to_string(),
+            redis.port().to_string(),
+            offset.to_string()
+        )]
+    );
+    let (role, host, port, state, _): (String, String, u16, String, i64) =
+        query(&mut replica, &["ROLE"]);
+    assert_eq!(
+        (role.as_str(), host.as_str(), port, state.as_str()),
+        ("slave", "127.0.0.1", petrel.port(), "connected")
+    );
 
     // Drop the link: the replica comes back with PSYNC and continues.
     let replid_before = info_field(&mut source, "replication", "master_replid");

@@ -116,6 +116,33 @@ fn petrel_is_a_replica_of_redis() {
         info_field(&mut replica, "replication", "role").as_deref(),
         Some("slave")
     );
+    // ROLE on each side, in Redis's shape: the Petrel replica names its
+    // source and a connected link at the offset it has applied; the Redis
+    // source lists Petrel by its port.
+    let offset: i64 = info_field(&mut replica, "replication", "slave_repl_offset")
+        .and_then(|text| text.parse().ok())
+        .expect("slave_repl_offset");
+    let (role, host, port, state, role_offset): (String, String, u16, String, i64) =
+        query(&mut replica, &["ROLE"]);
+    assert_eq!(
+        (
+            role.as_str(),
+            host.as_str(),
+            port,
+            state.as_str(),
+            role_offset
+        ),
+        ("slave", "127.0.0.1", redis.port(), "connected", offset)
+    );
+    let (role, _, replicas): (String, i64, Vec<(String, String, String)>) =
+        query(&mut source, &["ROLE"]);
+    assert_eq!(role, "master");
+    assert!(
+        replicas
+            .iter()
+            .any(|(_, port, _)| *port == petrel.port().to_string()),
+        "{replicas:?}"
+    );
 
     stream_writes(&mut source);
     assert_caught_up(&mut source, &mut replica);

@@ -414,6 +414,7 @@ impl<'a> Batch<'a> {
             Outcome::Gather(request) => {
                 let threads = self.worker.gather_snapshots(self.ctx.now_ms).await;
                 let snapshot = NodeSnapshot {
+                    role: shared.sync.role(self.database),
                     threads,
                     connected_clients: shared.open_clients(),
                     started_at_ms: shared.started_at_ms,

@@ -86,6 +86,8 @@ pub(crate) struct SyncShared {
     pub feeding: Vec<AtomicBool>,
     /// Per database: INFO's Replication section as the sync ring last wrote it.
     pub info: Vec<Mutex<String>>,
+    /// Per database: the role ROLE reports, written with `info`.
+    pub role: Vec<Mutex<Option<petrel_store::session::ReplicationRole>>>,
     /// Per database: PSYNC/SYNC refused because they came over plaintext on
     /// a `replica_ssl` or `enabled` port, or over TLS without a syncer
     /// certificate.
@@ -116,6 +118,7 @@ impl SyncShared {
             info: (0..database_count)
                 .map(|_| Mutex::new(String::new()))
                 .collect(),
+            role: (0..database_count).map(|_| Mutex::new(None)).collect(),
             refused_plaintext: (0..database_count).map(|_| AtomicU64::new(0)).collect(),
             refused_not_syncer: (0..database_count).map(|_| AtomicU64::new(0)).collect(),
             loading: (0..database_count)
@@ -136,6 +139,30 @@ impl SyncShared {
             self.refused_not_syncer[database].load(Ordering::Relaxed),
         ));
         Some(text)
+    }
+
+    /// ROLE's answer for `database`, if the sync ring published one.
+    pub fn role(&self, database: usize) -> Option<petrel_store::session::ReplicationRole> {
+        self.role.get(database)?.lock().ok()?.clone()
+    }
+
+    /// Publishes INFO's Replication section and ROLE's answer together.
+    pub fn publish(
+        &self,
+        database: usize,
+        info: String,
+        role: petrel_store::session::ReplicationRole,
+    ) {
+        if let Some(slot) = self.info.get(database) {
+            if let Ok(mut text) = slot.lock() {
+                *text = info;
+            }
+        }
+        if let Some(slot) = self.role.get(database) {
+            if let Ok(mut published) = slot.lock() {
+                *published = Some(role);
+            }
+        }
     }
 
     pub fn is_loading(&self, database: usize) -> bool {

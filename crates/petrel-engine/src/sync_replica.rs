@@ -661,7 +661,22 @@ fn publish(shared: &Shared, database: usize, source: &ReplicaSourceConfig, statu
             error.replace(['\r', '\n'], " ")
         ));
     }
-    if let Ok(mut info) = shared.sync.info[database].lock() {
-        *info = text;
-    }
+    let state = if status.loading {
+        "sync"
+    } else if status.link_up {
+        "connected"
+    } else {
+        "connect"
+    };
+    let role = petrel_store::session::ReplicationRole::Replica {
+        host: source.source.host.clone(),
+        port: source.source.port,
+        state,
+        offset: if status.replid.is_some() {
+            i64::try_from(status.offset).unwrap_or(i64::MAX)
+        } else {
+            -1
+        },
+    };
+    shared.sync.publish(database, text, role);
 }

@@ -545,9 +545,22 @@ impl Ring {
             backlog.first_offset()
         ));
         text.push_str(&format!("repl_backlog_histlen:{}\r\n", backlog.len()));
-        if let Ok(mut info) = self.shared.sync.info[database].lock() {
-            *info = text;
-        }
+        let role = petrel_store::session::ReplicationRole::Master {
+            offset: sync.source.offset(),
+            replicas: sync
+                .links
+                .iter()
+                .filter(|link| link.online.get())
+                .map(|link| {
+                    (
+                        link.address.clone(),
+                        link.listening_port.unwrap_or(0),
+                        link.ack_offset.get(),
+                    )
+                })
+                .collect(),
+        };
+        self.shared.sync.publish(database, text, role);
     }
 }
 

@@ -1,6 +1,6 @@
 //! A client connection's protocol state and the connection-level commands
 //! (PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET, CLIENT, COMMAND, CONFIG,
-//! INFO, TIME), decided without I/O.
+//! INFO, TIME, ROLE), decided without I/O.
 //!
 //! The engine owns one [`Session`] per connection and calls [`handle`] for
 //! every command whose route is [`crate::Route::Connection`], after it has
@@ -224,6 +224,28 @@ pub enum GatherRequest {
     /// CLIENT INFO. [`handle`] answers it from the session itself and never
     /// asks for it; [`finish_gather`] answers it the same way.
     ClientInfo,
+    /// ROLE, from [`NodeSnapshot::role`].
+    Role,
+}
+
+/// A database's place in replication, as ROLE reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReplicationRole {
+    /// A source: its stream offset and its online replicas (address,
+    /// listening port, acknowledged offset).
+    Master {
+        offset: u64,
+        replicas: Vec<(String, u16, u64)>,
+    },
+    /// Following a source (Replica Of): where it is, how the link stands
+    /// (`connect`, `sync` or `connected`, Redis's words) and the offset
+    /// applied so far (-1 before the first sync).
+    Replica {
+        host: String,
+        port: u16,
+        state: &'static str,
+        offset: i64,
+    },
 }
 
 /// Per-database numbers from one shard.
@@ -281,6 +303,9 @@ pub struct NodeSnapshot {
     pub version: &'static str,
     /// (database name, memory limit in bytes; 0 = none).
     pub databases: Vec<(String, u64)>,
+    /// The database's replication role; `None` until the sync ring has
+    /// published one (a source with no history: offset 0, no replicas).
+    pub role: Option<ReplicationRole>,
     /// Extra INFO sections rendered elsewhere (TLS, replication): (title,
     /// body lines separated by `\n` or `\r\n`). A title equal to a built-in
     /// section's (`Replication`) replaces that section.
@@ -376,6 +401,7 @@ pub fn handle(
         "config" => Outcome::Reply(server::config(session, args, env)),
         "info" => server::info(args),
         "time" => Outcome::Reply(server::time(env)),
+        "role" => Outcome::Gather(GatherRequest::Role),
         other => Outcome::Reply(Reply::error_owned(format!(
             "ERR command '{other}' is not a connection-level command"
         ))),
@@ -394,6 +420,7 @@ pub fn finish_gather(
         GatherRequest::Info { sections } => server::render_info(sections, snapshot, env),
         GatherRequest::ClientList { ids } => client_list(ids.as_deref(), snapshot, env),
         GatherRequest::ClientInfo => client_info_reply(session, env.now_ms),
+        GatherRequest::Role => server::role_reply(snapshot.role.as_ref()),
     }
 }
 

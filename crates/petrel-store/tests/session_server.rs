@@ -1,5 +1,6 @@
-//! The server family through `session::handle`: COMMAND, CONFIG, INFO and
-//! TIME, checked against a real Redis 7.0 server's reply shapes and bytes.
+//! The server family through `session::handle`: COMMAND, CONFIG, INFO,
+//! TIME and ROLE, checked against a real Redis 7.0 server's reply shapes
+//! and bytes.
 
 mod session_support;
 
@@ -7,7 +8,7 @@ use petrel_resp::Reply;
 use petrel_store::family::server::{bytes_to_human, render_info};
 use petrel_store::session::{
     self, finish_gather, CommandStat, DatabaseShardStats, GatherRequest, NodeSnapshot, Outcome,
-    ThreadSnapshot,
+    ReplicationRole, ThreadSnapshot,
 };
 use petrel_store::table;
 use session_support::{bulk, env, error, field, reply, run, session, text, wire, NOW_MS};
@@ -516,6 +517,7 @@ fn snapshot() -> NodeSnapshot {
         version: "0.1.0",
         databases: vec![("default".into(), 1 << 30), ("cache".into(), 0)],
         extra_sections: vec![("TLS".into(), "tls_mode:disabled\nktls:off\n".into())],
+        role: None,
     }
 }
 
@@ -693,4 +695,48 @@ fn human_sizes() {
     assert_eq!(bytes_to_human(1_510_568), "1.44M");
     assert_eq!(bytes_to_human(25_276_514_304), "23.54G");
     assert_eq!(bytes_to_human(3 << 40), "3.00T");
+}
+
+// ROLE asks for the node's state, then answers in Redis 7.0's shapes: a
+// source lists its online replicas with the port and offset as bulk
+// strings; a replica gives its source, the link's state and its offset; a
+// database with no history yet is a source at offset 0.
+#[test]
+fn role_in_redis_shapes() {
+    let env = env(None);
+    let mut session = session(false);
+    assert_eq!(
+        run(&mut session, &env, &["ROLE"]),
+        Outcome::Gather(GatherRequest::Role)
+    );
+    assert_eq!(
+        reply(&mut session, &env, &["ROLE", "extra"]),
+        error("ERR wrong number of arguments for 'role' command")
+    );
+    let answer = |role: Option<ReplicationRole>| {
+        let snapshot = NodeSnapshot {
+            role,
+            ..NodeSnapshot::default()
+        };
+        finish_gather(&session, &GatherRequest::Role, &snapshot, &env)
+    };
+    assert_eq!(wire(&answer(None), 2), "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+    let master = answer(Some(ReplicationRole::Master {
+        offset: 1234,
+        replicas: vec![("10.0.0.9".into(), 6380, 1200)],
+    }));
+    assert_eq!(
+        wire(&master, 2),
+        "*3\r\n$6\r\nmaster\r\n:1234\r\n*1\r\n*3\r\n$8\r\n10.0.0.9\r\n$4\r\n6380\r\n$4\r\n1200\r\n"
+    );
+    let replica = answer(Some(ReplicationRole::Replica {
+        host: "source.example".into(),
+        port: 6379,
+        state: "connected",
+        offset: 77,
+    }));
+    assert_eq!(
+        wire(&replica, 2),
+        "*5\r\n$5\r\nslave\r\n$14\r\nsource.example\r\n:6379\r\n$9\r\nconnected\r\n:77\r\n"
+    );
 }

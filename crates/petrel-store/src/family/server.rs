@@ -16,7 +16,7 @@ use crate::family::connection::help_reply;
 use crate::glob::glob_match;
 use crate::session::{
     self, error_reply, lookup_subcommand, resolve_subcommand, subcommands, GatherRequest,
-    NodeSnapshot, Outcome, Session, SessionEnv, SubcommandSpec,
+    NodeSnapshot, Outcome, ReplicationRole, Session, SessionEnv, SubcommandSpec,
 };
 use crate::table::flags::{
     ADMIN, BLOCKING, FAST, LOADING, NAMES, NOSCRIPT, PUBSUB, READONLY, STALE, WRITE,
@@ -83,6 +83,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         LOADING | STALE | FAST,
         "Return the current server time",
         "2.6.0",
+        "",
+    ),
+    row(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST,
+        "Return the role of the instance in the context of replication",
+        "2.8.12",
         "",
     ),
 ];
@@ -754,6 +762,48 @@ pub(crate) fn info(args: &[Bytes]) -> Outcome {
         .map(|section| String::from_utf8_lossy(section).to_ascii_lowercase())
         .collect();
     Outcome::Gather(GatherRequest::Info { sections })
+}
+
+/// ROLE as Redis 7.0 answers it: `master`, its offset and one
+/// `[ip, port, offset]` per online replica (bulk strings), or `slave`, the
+/// source's host and port, the link's state and the offset applied.
+pub(crate) fn role_reply(role: Option<&ReplicationRole>) -> Reply {
+    let bulk = |text: String| Reply::Bulk(Bytes::from(text));
+    match role {
+        None => Reply::Array(vec![
+            Reply::bulk("master"),
+            Reply::Integer(0),
+            Reply::Array(Vec::new()),
+        ]),
+        Some(ReplicationRole::Master { offset, replicas }) => Reply::Array(vec![
+            Reply::bulk("master"),
+            Reply::Integer(*offset as i64),
+            Reply::Array(
+                replicas
+                    .iter()
+                    .map(|(address, port, offset)| {
+                        Reply::Array(vec![
+                            bulk(address.clone()),
+                            bulk(port.to_string()),
+                            bulk(offset.to_string()),
+                        ])
+                    })
+                    .collect(),
+            ),
+        ]),
+        Some(ReplicationRole::Replica {
+            host,
+            port,
+            state,
+            offset,
+        }) => Reply::Array(vec![
+            Reply::bulk("slave"),
+            bulk(host.clone()),
+            Reply::Integer(i64::from(*port)),
+            Reply::bulk(*state),
+            Reply::Integer(*offset),
+        ]),
+    }
 }
 
 /// TIME: seconds and microseconds since the epoch, as two bulk strings.
