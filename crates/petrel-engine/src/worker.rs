@@ -46,10 +46,10 @@ pub(crate) enum Message {
     },
     /// CLIENT KILL from a connection on another thread: close this
     /// thread's connections to `database` that `filter` matches, answering
-    /// how many.
+    /// how many. (Boxed: every message is as large as the largest.)
     KillClients {
         database: usize,
-        filter: KillFilter,
+        filter: Box<KillFilter>,
         caller: u64,
         reply: oneshot::Sender<usize>,
     },
@@ -401,7 +401,7 @@ impl Worker {
             let (reply, receiver) = oneshot::channel();
             let message = Message::KillClients {
                 database,
-                filter: filter.clone(),
+                filter: Box::new(filter.clone()),
                 caller,
                 reply,
             };
