@@ -13,6 +13,7 @@
 use bytes::Bytes;
 use petrel_resp::Reply;
 
+use crate::family::connection::help_reply;
 use crate::family::string::{NOT_AN_INTEGER, SYNTAX_ERROR};
 use crate::glob::glob_match;
 use crate::keyspace::parse_i64;
@@ -332,20 +333,9 @@ fn memory(keyspace: &mut Keyspace, args: &[Bytes], ctx: &ExecContext) -> Reply {
                 None => Reply::Nil,
             }
         }
-        (b"help", 2) => Reply::Array(
-            MEMORY_HELP
-                .iter()
-                .map(|line| Reply::Simple(Bytes::from_static(line.as_bytes())))
-                .collect(),
-        ),
-        (b"usage" | b"help", _) => Reply::error_owned(format!(
-            "ERR wrong number of arguments for 'memory|{}' command",
-            quoted(&subcommand)
-        )),
-        _ => Reply::error_owned(format!(
-            "ERR unknown subcommand '{}'. Try MEMORY HELP.",
-            quoted(&args[1])
-        )),
+        (b"help", 2) => help_reply(MEMORY_HELP),
+        (b"usage" | b"help", _) => subcommand_arity_error("memory", &subcommand),
+        _ => unknown_subcommand("MEMORY", &args[1]),
     }
 }
 
@@ -357,21 +347,26 @@ fn object(keyspace: &mut Keyspace, args: &[Bytes], ctx: &ExecContext) -> Reply {
             Some(entry) => Reply::bulk(entry.value.encoding()),
             None => Reply::Nil,
         },
-        (b"help", 2) => Reply::Array(
-            OBJECT_HELP
-                .iter()
-                .map(|line| Reply::Simple(Bytes::from_static(line.as_bytes())))
-                .collect(),
-        ),
-        (b"encoding" | b"help", _) => Reply::error_owned(format!(
-            "ERR wrong number of arguments for 'object|{}' command",
-            quoted(&subcommand)
-        )),
-        _ => Reply::error_owned(format!(
-            "ERR unknown subcommand '{}'. Try OBJECT HELP.",
-            quoted(&args[1])
-        )),
+        (b"help", 2) => help_reply(OBJECT_HELP),
+        (b"encoding" | b"help", _) => subcommand_arity_error("object", &subcommand),
+        _ => unknown_subcommand("OBJECT", &args[1]),
     }
+}
+
+/// A keyed container's (OBJECT, MEMORY) subcommand with the wrong number
+/// of arguments, in Redis's words.
+fn subcommand_arity_error(container: &str, subcommand: &[u8]) -> Reply {
+    Reply::error_owned(format!(
+        "ERR wrong number of arguments for '{container}|{}' command",
+        quoted(subcommand)
+    ))
+}
+
+fn unknown_subcommand(container: &str, given: &[u8]) -> Reply {
+    Reply::error_owned(format!(
+        "ERR unknown subcommand '{}'. Try {container} HELP.",
+        quoted(given)
+    ))
 }
 
 // ---- table rows ------------------------------------------------------------
