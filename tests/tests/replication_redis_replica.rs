@@ -189,6 +189,22 @@ fn redis_replicates_from_petrel() {
         "the replica resynced fully:\n{}",
         redis.logs()
     );
+
+    // From the source's side: CLIENT KILL TYPE replica closes the link;
+    // the replica reconnects and resumes with a partial resync again.
+    let closed: i64 = query(&mut source, &["CLIENT", "KILL", "TYPE", "replica"]);
+    assert_eq!(closed, 1);
+    load(&mut source, "after-kill", 100);
+    wait_in_sync(&mut source, &mut replica);
+    assert_eq!(
+        first_difference(&dump(&mut source), &dump(&mut replica)),
+        None
+    );
+    let partial_resyncs = redis
+        .logs()
+        .matches("Successful partial resynchronization with master")
+        .count();
+    assert_eq!(partial_resyncs, 2, "{}", redis.logs());
 }
 
 /// A redis-server of the test's own, killed when dropped.

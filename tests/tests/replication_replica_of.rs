@@ -158,6 +158,21 @@ fn petrel_is_a_replica_of_redis() {
         info_field(&mut source, "stats", "sync_full").as_deref(),
         Some("1")
     );
+
+    // From the replica's side: CLIENT KILL TYPE master closes the link to
+    // the source, which comes back and resumes with a partial resync.
+    let closed: i64 = query(&mut replica, &["CLIENT", "KILL", "TYPE", "master"]);
+    assert_eq!(closed, 1);
+    load(&mut source, "after-kill", 100);
+    assert_caught_up(&mut source, &mut replica);
+    assert_eq!(
+        info_field(&mut source, "stats", "sync_partial_ok").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        info_field(&mut source, "stats", "sync_full").as_deref(),
+        Some("1")
+    );
 }
 
 // Petrel follows Petrel over TLS: the source requires TLS with a syncer

@@ -415,10 +415,10 @@ impl ControlHandle {
     /// more writes from its former source.
     fn relink(&self, slot: usize) {
         let (done, finished) = flume::bounded(1);
-        let change = crate::sync_replica::ReplicaChange {
+        let change = crate::sync_replica::RingControl::Follow(crate::sync_replica::ReplicaChange {
             database: slot,
             done,
-        };
+        });
         if self.shared.sync.replica_changes.send(change).is_err() {
             warn!(
                 slot,

@@ -79,9 +79,10 @@ pub(crate) struct SyncShared {
     pub feed_receivers: Mutex<Vec<flume::Receiver<FeedItem>>>,
     pub handoffs: flume::Sender<crate::sync_ring::Handoff>,
     pub handoff_receiver: Mutex<Option<flume::Receiver<crate::sync_ring::Handoff>>>,
-    /// The control plane changed a database's Replica Of sources.
-    pub replica_changes: flume::Sender<crate::sync_replica::ReplicaChange>,
-    pub replica_change_receiver: Mutex<Option<flume::Receiver<crate::sync_replica::ReplicaChange>>>,
+    /// The control plane changed a database's Replica Of sources, or a
+    /// CLIENT KILL closes replication links.
+    pub replica_changes: flume::Sender<crate::sync_replica::RingControl>,
+    pub replica_change_receiver: Mutex<Option<flume::Receiver<crate::sync_replica::RingControl>>>,
     /// Per database: writes feed the stream (a replica attached once).
     pub feeding: Vec<AtomicBool>,
     /// Per database: INFO's Replication section as the sync ring last wrote it.

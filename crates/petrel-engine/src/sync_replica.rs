@@ -66,6 +66,27 @@ pub(crate) struct ReplicaChange {
     pub done: flume::Sender<()>,
 }
 
+/// What the data threads and the control plane ask of the sync ring's
+/// replication links.
+#[derive(Debug)]
+pub(crate) enum RingControl {
+    /// Follow the catalog's `replica_sources` (a control-plane change).
+    Follow(ReplicaChange),
+    /// CLIENT KILL TYPE master: close `database`'s connection to its
+    /// source, as a network failure would; the link reconnects and resumes
+    /// with PSYNC. Answers how many were closed (0 or 1).
+    CloseSourceLink {
+        database: usize,
+        closed: flume::Sender<usize>,
+    },
+    /// CLIENT KILL TYPE replica: close `database`'s replica links; each
+    /// replica reconnects by itself. Answers how many.
+    CloseReplicaLinks {
+        database: usize,
+        closed: flume::Sender<usize>,
+    },
+}
+
 /// The Replica Of tasks running on the sync ring, by database slot.
 #[derive(Default)]
 pub(crate) struct Replicas {
@@ -74,6 +95,8 @@ pub(crate) struct Replicas {
 
 struct Running {
     source: ReplicaSourceConfig,
+    /// A duplicate of the connected socket while an attempt holds one.
+    socket: ConnectedSocket,
     /// Sending (or dropping) it ends the task.
     stop: oneshot::Sender<()>,
     /// Resolves once the task has ended.
@@ -107,21 +130,42 @@ impl Replicas {
         let (finished_sender, finished) = oneshot::channel::<()>();
         let task_source = source.clone();
         let task_shared = shared.clone();
+        let socket = ConnectedSocket::default();
+        let task_socket = socket.clone();
         monoio::spawn(async move {
-            run(task_shared, database, task_source, stopped).await;
+            run(task_shared, database, task_source, task_socket, stopped).await;
             drop(finished_sender);
         });
         self.running.insert(
             database,
             Running {
                 source,
+                socket,
                 stop,
                 finished,
             },
         );
         true
     }
+
+    /// Closes `database`'s connection to its source, if it has one; the
+    /// link's task sees the end as it would a network failure, at a point
+    /// where what it applied and the offset it resumes from agree.
+    pub(crate) fn close_source_link(&self, database: usize) -> usize {
+        let Some(running) = self.running.get(&database) else {
+            return 0;
+        };
+        match running.socket.0.borrow().as_ref() {
+            Some(socket) => usize::from(socket.shutdown(Shutdown::Both).is_ok()),
+            None => 0,
+        }
+    }
 }
+
+/// The socket of a link's current attempt, shared with the sync ring's
+/// control task so that CLIENT KILL TYPE master can close it.
+#[derive(Clone, Default)]
+pub(crate) struct ConnectedSocket(Rc<RefCell<Option<std::net::TcpStream>>>);
 
 /// Runs the replica side of `database` until `stop` fires (or its sender
 /// is dropped).
@@ -129,6 +173,7 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     database: usize,
     source: ReplicaSourceConfig,
+    socket: ConnectedSocket,
     mut stop: oneshot::Receiver<()>,
 ) {
     let status = Rc::new(RefCell::new(Status::default()));
@@ -144,7 +189,7 @@ pub(crate) async fn run(
                 shared.sync.loading[database].store(false, std::sync::atomic::Ordering::Release);
                 return;
             }
-            outcome = attempt(&shared, database, &source, &status, &mut resume) => outcome,
+            outcome = attempt(&shared, database, &source, &socket, &status, &mut resume) => outcome,
         };
         match outcome {
             Ok(()) => info!(database = %name, "link to the source closed; reconnecting"),
@@ -167,12 +212,14 @@ pub(crate) async fn run(
 }
 
 /// Shuts a link's socket down when the attempt ends, however it ends, so
-/// its reader task (on a duplicate of the socket) sees the end too.
-struct Hangup(std::net::TcpStream);
+/// its reader task (on a duplicate of the socket) sees the end too, and
+/// takes it out of the link's [`ConnectedSocket`].
+struct Hangup(std::net::TcpStream, ConnectedSocket);
 
 impl Drop for Hangup {
     fn drop(&mut self) {
         let _ = self.0.shutdown(Shutdown::Both);
+        self.1 .0.borrow_mut().take();
     }
 }
 
@@ -205,15 +252,18 @@ async fn attempt(
     shared: &Arc<Shared>,
     database: usize,
     source: &ReplicaSourceConfig,
+    socket: &ConnectedSocket,
     status: &Rc<RefCell<Status>>,
     resume: &mut Option<(String, u64)>,
 ) -> Result<(), String> {
     let (tcp, tls) = connect(shared, source).await?;
     let tcp = detach_tcp(tcp);
-    let _hangup = Hangup(
+    let duplicate = |tcp: &std::net::TcpStream| {
         tcp.try_clone()
-            .map_err(|error| format!("cannot split the socket: {error}"))?,
-    );
+            .map_err(|error| format!("cannot split the socket: {error}"))
+    };
+    *socket.0.borrow_mut() = Some(duplicate(&tcp)?);
+    let _hangup = Hangup(duplicate(&tcp)?, socket.clone());
     let (tcp, reader) = split(tcp).map_err(|error| format!("cannot split the socket: {error}"))?;
     let mut writer = match tls {
         None => Writer::Plain(tcp),

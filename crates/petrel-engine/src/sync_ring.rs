@@ -367,13 +367,28 @@ async fn feed_loop(ring: Rc<Ring>, shard: usize, receiver: flume::Receiver<FeedI
 async fn follow_replica_changes(
     ring: Rc<Ring>,
     mut replicas: crate::sync_replica::Replicas,
-    changes: flume::Receiver<crate::sync_replica::ReplicaChange>,
+    requests: flume::Receiver<crate::sync_replica::RingControl>,
 ) {
-    while let Ok(change) = changes.recv_async().await {
-        if !replicas.follow(&ring.shared, change.database).await {
-            ring.publish_info(change.database);
+    use crate::sync_replica::RingControl;
+    while let Ok(request) = requests.recv_async().await {
+        match request {
+            RingControl::Follow(change) => {
+                if !replicas.follow(&ring.shared, change.database).await {
+                    ring.publish_info(change.database);
+                }
+                let _ = change.done.send(());
+            }
+            RingControl::CloseSourceLink { database, closed } => {
+                let _ = closed.send(replicas.close_source_link(database));
+            }
+            RingControl::CloseReplicaLinks { database, closed } => {
+                let links = ring.databases[database].borrow().links.clone();
+                for link in &links {
+                    link.tell(LinkInput::Drop("closed by CLIENT KILL TYPE replica"));
+                }
+                let _ = closed.send(links.len());
+            }
         }
-        let _ = change.done.send(());
     }
 }
 

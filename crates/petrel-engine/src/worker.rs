@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures_channel::oneshot;
 use monoio::net::{ListenerOpts, TcpListener};
 use petrel_store::session::{
-    self, CommandStat, DatabaseShardStats, KillFilter, Session, ThreadSnapshot,
+    self, ClientType, CommandStat, DatabaseShardStats, KillFilter, Session, ThreadSnapshot,
 };
 use petrel_store::{ExecContext, Shard, ShardOp, ShardReply};
 use tracing::warn;
@@ -413,7 +413,25 @@ impl Worker {
         for receiver in receivers {
             killed += receiver.await.unwrap_or(0);
         }
+        if let Some(kind) = filter.link_type() {
+            killed += self.close_replication_links(database, kind).await;
+        }
         (killed, caller_killed)
+    }
+
+    /// CLIENT KILL TYPE master or replica: has the sync ring close the
+    /// database's link to its source, or its replicas' links.
+    async fn close_replication_links(&self, database: usize, kind: ClientType) -> usize {
+        use crate::sync_replica::RingControl;
+        let (closed, count) = flume::bounded(1);
+        let request = match kind {
+            ClientType::Master => RingControl::CloseSourceLink { database, closed },
+            _ => RingControl::CloseReplicaLinks { database, closed },
+        };
+        if self.shared.sync.replica_changes.send(request).is_err() {
+            return 0;
+        }
+        count.recv_async().await.unwrap_or(0)
     }
 
     /// CLIENT KILL on this thread's sessions. A matched connection's socket

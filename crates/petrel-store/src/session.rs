@@ -165,6 +165,15 @@ pub enum Outcome {
     Kill(KillFilter),
 }
 
+/// A client's type as CLIENT KILL and CLIENT LIST name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    Normal,
+    Master,
+    Replica,
+    PubSub,
+}
+
 /// CLIENT KILL's filters. Every filter given must match; the engine asks
 /// [`KillFilter::matches`] of each session on each thread.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -174,8 +183,10 @@ pub struct KillFilter {
     pub addr: Option<String>,
     /// The local address as CLIENT LIST shows it (`laddr=`).
     pub laddr: Option<String>,
-    /// TYPE master, replica or pubsub: no connection on a data port is one.
-    pub type_has_no_clients: bool,
+    /// TYPE, if given. Every session on a data port is a normal client;
+    /// replication links are `master` (a Replica Of database's link to its
+    /// source) and `replica` (links to this database's replicas).
+    pub client_type: Option<ClientType>,
     /// Spare the connection that sent the command (SKIPME, yes unless the
     /// old form is used).
     pub skip_me: bool,
@@ -191,7 +202,7 @@ impl KillFilter {
     pub fn matches(&self, session: &Session, database: usize, caller: u64) -> bool {
         session.database == database
             && !(self.skip_me && session.id == caller)
-            && !self.type_has_no_clients
+            && matches!(self.client_type, None | Some(ClientType::Normal))
             && self.id.is_none_or(|id| session.id == id)
             && self
                 .addr
@@ -201,6 +212,17 @@ impl KillFilter {
                 .laddr
                 .as_deref()
                 .is_none_or(|laddr| session.local_address == laddr)
+    }
+
+    /// The replication links the filter closes: TYPE master or replica
+    /// alone (with SKIPME or USER); a link has no client id or address
+    /// the other filters could match.
+    pub fn link_type(&self) -> Option<ClientType> {
+        let addressed = self.id.is_some() || self.addr.is_some() || self.laddr.is_some();
+        match self.client_type {
+            Some(kind @ (ClientType::Master | ClientType::Replica)) if !addressed => Some(kind),
+            _ => None,
+        }
     }
 
     /// The answer once `killed` connections matched.

@@ -7,8 +7,8 @@ mod session_support;
 use bytes::Bytes;
 use petrel_resp::Reply;
 use petrel_store::session::{
-    client_list_line, finish_gather, GatherRequest, KillFilter, NodeSnapshot, Outcome, Session,
-    ThreadSnapshot,
+    client_list_line, finish_gather, ClientType, GatherRequest, KillFilter, NodeSnapshot, Outcome,
+    Session, ThreadSnapshot,
 };
 use session_support::{bulk, env, error, field, reply, run, session, text, wire, NOW_MS};
 
@@ -596,6 +596,15 @@ fn client_kill_filters_and_errors() {
         Outcome::Kill(KillFilter {
             id: Some(12),
             laddr: Some("127.0.0.1:6379".into()),
+            client_type: Some(ClientType::Normal),
+            skip_me: true,
+            ..KillFilter::default()
+        })
+    );
+    assert_eq!(
+        run(&mut session, &env, &["CLIENT", "KILL", "TYPE", "slave"]),
+        Outcome::Kill(KillFilter {
+            client_type: Some(ClientType::Replica),
             skip_me: true,
             ..KillFilter::default()
         })
@@ -607,7 +616,7 @@ fn client_kill_filters_and_errors() {
             &["CLIENT", "KILL", "TYPE", "replica", "SKIPME", "no"]
         ),
         Outcome::Kill(KillFilter {
-            type_has_no_clients: true,
+            client_type: Some(ClientType::Replica),
             ..KillFilter::default()
         })
     );
@@ -700,10 +709,35 @@ fn kill_filter_matches_and_answers() {
     })
     .is_empty());
     assert!(matched(&KillFilter {
-        type_has_no_clients: true,
+        client_type: Some(ClientType::PubSub),
         ..every_normal.clone()
     })
     .is_empty());
+    // TYPE master or replica alone reaches the replication links; with an
+    // id or an address it reaches nothing, as a link has neither.
+    let links = |kind| KillFilter {
+        client_type: Some(kind),
+        ..every_normal.clone()
+    };
+    assert!(matched(&links(ClientType::Master)).is_empty());
+    assert_eq!(
+        links(ClientType::Master).link_type(),
+        Some(ClientType::Master)
+    );
+    assert_eq!(
+        links(ClientType::Replica).link_type(),
+        Some(ClientType::Replica)
+    );
+    assert_eq!(links(ClientType::PubSub).link_type(), None);
+    assert_eq!(every_normal.link_type(), None);
+    assert_eq!(
+        KillFilter {
+            id: Some(9),
+            ..links(ClientType::Replica)
+        }
+        .link_type(),
+        None
+    );
     let old_form = KillFilter {
         addr: Some("10.0.0.1:1000".into()),
         old_form: true,

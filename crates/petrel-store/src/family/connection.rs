@@ -11,7 +11,7 @@ use petrel_resp::Reply;
 
 use crate::session::{
     client_info_reply, error_reply, parse_i64, resolve_subcommand, truncated_text,
-    valid_client_attribute, GatherRequest, KillFilter, Outcome, Session, SessionEnv,
+    valid_client_attribute, ClientType, GatherRequest, KillFilter, Outcome, Session, SessionEnv,
     SubcommandSpec,
 };
 use crate::table::flags::{ADMIN, FAST, LOADING, NOSCRIPT, NO_AUTH, STALE};
@@ -503,7 +503,8 @@ fn client_list(args: &[Bytes]) -> Outcome {
 
 /// CLIENT KILL ip:port, or CLIENT KILL with filter-value pairs (ID, TYPE,
 /// USER, ADDR, LADDR, SKIPME), checked as Redis 7.0 checks them. Every
-/// client on a data port is a normal one, and `default` the only user.
+/// client on a data port is a normal one (TYPE master and replica reach
+/// the replication links), and `default` is the only user.
 fn client_kill(args: &[Bytes]) -> Outcome {
     if args.len() == 3 {
         return Outcome::Kill(KillFilter {
@@ -527,8 +528,10 @@ fn client_kill(args: &[Bytes]) -> Outcome {
                 _ => return Outcome::Reply(Reply::error("ERR client-id should be greater than 0")),
             },
             b"type" => match value.to_ascii_lowercase().as_slice() {
-                b"normal" => {}
-                b"master" | b"replica" | b"slave" | b"pubsub" => filter.type_has_no_clients = true,
+                b"normal" => filter.client_type = Some(ClientType::Normal),
+                b"master" => filter.client_type = Some(ClientType::Master),
+                b"replica" | b"slave" => filter.client_type = Some(ClientType::Replica),
+                b"pubsub" => filter.client_type = Some(ClientType::PubSub),
                 _ => {
                     return Outcome::Reply(error_reply(format!(
                         "ERR Unknown client type '{}'",
