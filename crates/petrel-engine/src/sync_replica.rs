@@ -262,8 +262,8 @@ async fn attempt(
         tcp.try_clone()
             .map_err(|error| format!("cannot split the socket: {error}"))
     };
-    *socket.0.borrow_mut() = Some(duplicate(&tcp)?);
     let _hangup = Hangup(duplicate(&tcp)?, socket.clone());
+    *socket.0.borrow_mut() = Some(duplicate(&tcp)?);
     let (tcp, reader) = split(tcp).map_err(|error| format!("cannot split the socket: {error}"))?;
     let mut writer = match tls {
         None => Writer::Plain(tcp),
