@@ -695,7 +695,7 @@ pub(crate) fn config(session: &mut Session, args: &[Bytes], env: &SessionEnv) ->
         "config|get" => config_get(session, &args[2..], env),
         "config|set" => Reply::error(
             "ERR CONFIG SET is not supported: Petrel is configured through its config file \
-             and admin API",
+             (reloaded on SIGHUP) and admin API",
         ),
         "config|resetstat" => Reply::error(
             "ERR CONFIG RESETSTAT is not supported: statistics are kept per data thread",
