@@ -1109,6 +1109,14 @@ impl RawConn {
     }
 
     /// Writes bytes as they are, in one write call.
+    /// This end's address, `ip:port`, as the server sees the peer.
+    pub fn local_address(&self) -> String {
+        self.stream
+            .local_addr()
+            .map(|address| address.to_string())
+            .unwrap_or_else(|error| panic!("local address: {error}"))
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream
             .write_all(bytes)

@@ -113,7 +113,19 @@ pub struct NodeConfig {
     /// whether its peer is still there (Redis's `tcp-keepalive`); 0: never.
     /// A peer gone without a FIN would otherwise hold a place for ever.
     pub tcp_keepalive_secs: u64,
+    /// A command whose execution on a shard takes at least this many
+    /// microseconds goes into the slow log (Redis's
+    /// `slowlog-log-slower-than`); 0 logs every command, negative none.
+    pub slowlog_log_slower_than_us: i64,
+    /// Entries kept per database (Redis's `slowlog-max-len`).
+    pub slowlog_max_len: u64,
 }
+
+/// Redis's defaults for the slow log.
+pub const SLOWLOG_LOG_SLOWER_THAN_DEFAULT_US: i64 = 10_000;
+pub const SLOWLOG_MAX_LEN_DEFAULT: u64 = 128;
+/// Entries of up to about 4 KiB each, per database and per data thread.
+pub const SLOWLOG_MAX_LEN_MAX: u64 = 100_000;
 
 /// `repl_backlog_size` when the config does not say.
 pub const REPL_BACKLOG_SIZE_DEFAULT: u64 = 64 * 1024 * 1024;
@@ -224,6 +236,8 @@ impl Config {
                 repl_backlog_size_bytes: REPL_BACKLOG_SIZE_DEFAULT,
                 maxclients: MAXCLIENTS_DEFAULT,
                 tcp_keepalive_secs: TCP_KEEPALIVE_DEFAULT_SECS,
+                slowlog_log_slower_than_us: SLOWLOG_LOG_SLOWER_THAN_DEFAULT_US,
+                slowlog_max_len: SLOWLOG_MAX_LEN_DEFAULT,
             },
             cores: Vec::new(),
             databases: vec![DatabaseConfig {
@@ -375,6 +389,8 @@ struct RawNode {
     repl_backlog_size: Option<RawSize>,
     maxclients: Option<u64>,
     tcp_keepalive: Option<u64>,
+    slowlog_log_slower_than: Option<i64>,
+    slowlog_max_len: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -509,6 +525,16 @@ impl RawConfig {
             return Err(invalid(
                 "node.tcp_keepalive",
                 format!("must be between 0 (off) and {TCP_KEEPALIVE_MAX_SECS} seconds"),
+            ));
+        }
+        let slowlog_log_slower_than_us = node
+            .slowlog_log_slower_than
+            .unwrap_or(SLOWLOG_LOG_SLOWER_THAN_DEFAULT_US);
+        let slowlog_max_len = node.slowlog_max_len.unwrap_or(SLOWLOG_MAX_LEN_DEFAULT);
+        if slowlog_max_len > SLOWLOG_MAX_LEN_MAX {
+            return Err(invalid(
+                "node.slowlog_max_len",
+                format!("must be between 0 and {SLOWLOG_MAX_LEN_MAX}"),
             ));
         }
         let proto_max_bulk_len = match node.proto_max_bulk_len {
@@ -681,6 +707,8 @@ impl RawConfig {
                 repl_backlog_size_bytes,
                 maxclients,
                 tcp_keepalive_secs,
+                slowlog_log_slower_than_us,
+                slowlog_max_len,
             },
             cores,
             databases,
@@ -734,7 +762,7 @@ impl Config {
     /// rings, listeners and limits set up at start-up.
     pub fn check_reloadable(&self, reloaded: &Config) -> Result<(), RestartRequired> {
         let (before, after) = (&self.node, &reloaded.node);
-        let checks: [(&'static str, bool); 11] = [
+        let checks: [(&'static str, bool); 13] = [
             ("node.bind", before.bind != after.bind),
             ("node.data_cores", before.data_cores != after.data_cores),
             ("node.sync_core", before.sync_core != after.sync_core),
@@ -752,6 +780,14 @@ impl Config {
             (
                 "node.tcp_keepalive",
                 before.tcp_keepalive_secs != after.tcp_keepalive_secs,
+            ),
+            (
+                "node.slowlog_log_slower_than",
+                before.slowlog_log_slower_than_us != after.slowlog_log_slower_than_us,
+            ),
+            (
+                "node.slowlog_max_len",
+                before.slowlog_max_len != after.slowlog_max_len,
             ),
             ("[[cores]]", self.cores != reloaded.cores),
             ("[admin]", self.admin.is_some() != reloaded.admin.is_some()),
@@ -1034,5 +1070,26 @@ mod tests {
             .collect();
         assert_eq!(uids, [("b", 2), ("c", 3)]);
         assert_eq!(next_uid, 4);
+    }
+
+    #[test]
+    fn slowlog_settings_default_to_redis_and_are_bounded() {
+        let minimal = parse("[[databases]]\nname = \"a\"\nport = 7000\n").expect("valid");
+        assert_eq!(minimal.node.slowlog_log_slower_than_us, 10_000);
+        assert_eq!(minimal.node.slowlog_max_len, 128);
+        let set = parse(
+            "[node]\nslowlog_log_slower_than = -1\nslowlog_max_len = 0\n\
+             [[databases]]\nname = \"a\"\nport = 7000\n",
+        )
+        .expect("valid");
+        assert_eq!(set.node.slowlog_log_slower_than_us, -1);
+        assert_eq!(set.node.slowlog_max_len, 0);
+        let error =
+            parse("[node]\nslowlog_max_len = 100001\n[[databases]]\nname = \"a\"\nport = 7000\n")
+                .expect_err("too long");
+        assert!(
+            error.to_string().contains("node.slowlog_max_len"),
+            "{error}"
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -17,6 +18,7 @@ use monoio::io::AsyncWriteRent;
 use monoio::net::TcpStream;
 use petrel_resp::{Limits, RequestParser, WireBuffer};
 use petrel_store::session::Session;
+use petrel_store::slowlog::ClientLabel;
 use petrel_tls::{HandshakeFailure, PeerRole, TlsMode};
 use tracing::{debug, warn};
 
@@ -338,6 +340,10 @@ pub(crate) async fn serve<T: Transport>(
         session.tls = security.tls_description.clone();
         (session.id, session.peer_address.clone())
     };
+    let client = RefCell::new(Arc::new(ClientLabel {
+        addr: peer.clone(),
+        name: None,
+    }));
 
     let mut parser = RequestParser::new(Limits {
         proto_max_bulk_len: shared.config.node.proto_max_bulk_len,
@@ -357,6 +363,7 @@ pub(crate) async fn serve<T: Transport>(
             let mut batch = Batch::new(
                 &worker,
                 &session,
+                &client,
                 &security,
                 &mut reply_slots,
                 database,

@@ -41,6 +41,9 @@ pub(crate) struct Shared {
     /// Used memory per database per shard, published by each shard's thread.
     pub memory_bytes: Vec<Vec<AtomicU64>>,
     pub next_client_id: AtomicU64,
+    /// The next slow log entry's id, node-wide, so that every thread's
+    /// entries merge in order.
+    pub slowlog_ids: AtomicU64,
     pub started_at_ms: u64,
     pub security: Security,
     /// Each slot's database settings, swapped whole by the control plane.
@@ -277,6 +280,7 @@ pub fn start(config: Config) -> Result<NodeHandle, StartError> {
         config,
         inboxes: senders,
         next_client_id: AtomicU64::new(1),
+        slowlog_ids: AtomicU64::new(0),
         started_at_ms: now_ms(),
         security: Security {
             snapshot: arc_swap::ArcSwap::from_pointee(snapshot),

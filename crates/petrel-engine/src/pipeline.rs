@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -18,6 +19,7 @@ use petrel_store::family::list::blocking_timeout_ms;
 use petrel_store::family::transaction::{self, ExecPlan, WatchedKey};
 use petrel_store::route::{self, shard_of};
 use petrel_store::session::{self, NodeSnapshot, Outcome, Session, SessionEnv};
+use petrel_store::slowlog::ClientLabel;
 use petrel_store::table::{self, flags, CommandSpec, Route};
 use petrel_store::{Coordinator, ExecContext, ShardOp, ShardReply, Step};
 
@@ -67,6 +69,10 @@ const REPLY_SLOTS_KEPT_MAX: usize = 64;
 pub(crate) struct Batch<'a> {
     worker: &'a Rc<Worker>,
     session: &'a Rc<RefCell<Session>>,
+    /// The session's address and name, for the slow log of whichever
+    /// thread runs its commands; renewed when a connection command changes
+    /// the name.
+    client: &'a RefCell<Arc<ClientLabel>>,
     security: &'a ConnectionSecurity,
     database: usize,
     ctx: ExecContext,
@@ -91,6 +97,7 @@ impl<'a> Batch<'a> {
     pub fn new(
         worker: &'a Rc<Worker>,
         session: &'a Rc<RefCell<Session>>,
+        client: &'a RefCell<Arc<ClientLabel>>,
         security: &'a ConnectionSecurity,
         slots: &'a mut ReplySlots,
         database: usize,
@@ -99,6 +106,7 @@ impl<'a> Batch<'a> {
         Batch {
             worker,
             session,
+            client,
             security,
             database,
             ctx: worker.context(now_ms),
@@ -110,6 +118,12 @@ impl<'a> Batch<'a> {
             transaction: None,
             spent_arguments: None,
         }
+    }
+
+    /// A copy of the connection's label for a command that leaves this
+    /// task (another shard's slow log may need it).
+    fn client_label(&self) -> Arc<ClientLabel> {
+        self.client.borrow().clone()
     }
 
     /// The argument vector of a command that ran on this thread, for the
@@ -310,6 +324,11 @@ impl<'a> Batch<'a> {
             let started = clock.raw();
             let reply = self.worker.execute(self.database, spec, &args, &self.ctx);
             let took_nanos = clock.delta_as_nanos(started, clock.raw());
+            if self.worker.is_slow(took_nanos) {
+                let client = self.client.borrow();
+                self.worker
+                    .log_slow(self.database, &args, took_nanos, Some(&client));
+            }
             let mut stats = self.worker.stats.borrow_mut();
             let stat = &mut stats.command_stats[self.command_id];
             stat.nanos += took_nanos;
@@ -348,6 +367,7 @@ impl<'a> Batch<'a> {
                             self.database,
                             op,
                             &self.ctx,
+                            Some(&self.client_label()),
                         ))));
                     } else {
                         let index = self.queue(shard, op);
@@ -392,12 +412,24 @@ impl<'a> Batch<'a> {
             maxmemory_bytes: database.memory_size_bytes,
             maxclients: shared.config.node.maxclients,
             tcp_keepalive_secs: shared.config.node.tcp_keepalive_secs,
+            slowlog_log_slower_than_us: shared.config.node.slowlog_log_slower_than_us,
+            slowlog_max_len: shared.config.node.slowlog_max_len,
             shard_count: self.ctx.shard_count,
         };
         let outcome = session::handle(&mut self.session.borrow_mut(), spec, &args, &env);
+        refresh_label(&mut self.client.borrow_mut(), &self.session.borrow());
         let (reply, control) = match outcome {
             Outcome::Reply(reply) => (reply, Control::Continue),
             Outcome::ReplyAndClose(reply) => (reply, Control::Close),
+            Outcome::Slowlog(request) => {
+                let parts = self.worker.slowlog(self.database, request).await;
+                let max_len =
+                    usize::try_from(shared.config.node.slowlog_max_len).unwrap_or(usize::MAX);
+                (
+                    petrel_store::slowlog::answer(request, parts, max_len),
+                    Control::Continue,
+                )
+            }
             Outcome::Kill(filter) => {
                 let caller = self.session.borrow().id;
                 let (killed, caller_killed) = self
@@ -466,6 +498,7 @@ impl<'a> Batch<'a> {
         if self.remote_pending {
             self.remote_pending = false;
             let mut pending = Vec::new();
+            let client = self.client_label();
             for (shard, ops) in self.remote.iter_mut().enumerate() {
                 if !ops.is_empty() {
                     pending.push((
@@ -475,6 +508,7 @@ impl<'a> Batch<'a> {
                             self.database,
                             std::mem::take(ops),
                             self.transaction,
+                            Some(client.clone()),
                         ),
                     ));
                 }
@@ -538,7 +572,13 @@ impl<'a> Batch<'a> {
                 Step::Dispatch(ops) => {
                     replies = self
                         .worker
-                        .dispatch(self.database, ops, &self.ctx, self.transaction)
+                        .dispatch(
+                            self.database,
+                            ops,
+                            &self.ctx,
+                            self.transaction,
+                            Some(&self.client_label()),
+                        )
                         .await
                 }
             }
@@ -613,7 +653,13 @@ impl Batch<'_> {
             .collect();
         let replies = self
             .worker
-            .dispatch(self.database, ops, &self.ctx, self.transaction)
+            .dispatch(
+                self.database,
+                ops,
+                &self.ctx,
+                self.transaction,
+                Some(&self.client_label()),
+            )
             .await;
         let mut session = self.session.borrow_mut();
         for ((shard, keys), reply) in groups.into_iter().zip(replies) {
@@ -638,7 +684,13 @@ impl Batch<'_> {
         }
         let ops = unwatch_ops(watched);
         self.worker
-            .dispatch(self.database, ops, &self.ctx, self.transaction)
+            .dispatch(
+                self.database,
+                ops,
+                &self.ctx,
+                self.transaction,
+                Some(&self.client_label()),
+            )
             .await;
     }
 
@@ -692,6 +744,7 @@ impl Batch<'_> {
             let mut inner = Batch::new(
                 self.worker,
                 self.session,
+                self.client,
                 self.security,
                 &mut inner_slots,
                 self.database,
@@ -709,7 +762,13 @@ impl Batch<'_> {
         if !watched.is_empty() {
             let ops = unwatch_ops(watched);
             self.worker
-                .dispatch(self.database, ops, &self.ctx, Some(holder))
+                .dispatch(
+                    self.database,
+                    ops,
+                    &self.ctx,
+                    Some(holder),
+                    Some(&self.client_label()),
+                )
                 .await;
         }
         for shard in held.into_iter().rev() {
@@ -732,7 +791,13 @@ impl Batch<'_> {
             .map(|(shard, keys)| (shard, ShardOp::CheckWatches { keys }))
             .collect();
         self.worker
-            .dispatch(self.database, ops, &self.ctx, Some(holder))
+            .dispatch(
+                self.database,
+                ops,
+                &self.ctx,
+                Some(holder),
+                Some(&self.client_label()),
+            )
             .await
             .into_iter()
             .all(|reply| matches!(reply, ShardReply::Reply(Reply::Integer(1))))
@@ -796,6 +861,19 @@ impl Batch<'_> {
         };
         self.session.borrow_mut().blocked = false;
         reply
+    }
+}
+
+/// Keeps the label the slow log names a connection by in step with its
+/// name, which only connection commands change (CLIENT SETNAME, HELLO
+/// SETNAME, RESET); a new label only when it did change, since every
+/// cross-shard message carries a copy.
+pub(crate) fn refresh_label(label: &mut Arc<ClientLabel>, session: &Session) {
+    if label.name != session.name {
+        *label = Arc::new(ClientLabel {
+            addr: session.peer_address.clone(),
+            name: session.name.clone(),
+        });
     }
 }
 

@@ -180,6 +180,7 @@ impl Worker {
                 ops: vec![op],
                 reply,
                 transaction: None,
+                client: None,
             };
             if self.shared.inboxes[shard].try_send(message).is_err() {
                 tracing::debug!(

@@ -402,6 +402,7 @@ impl Applier {
                 database: self.database,
                 ops,
                 reply,
+                client: None,
             };
             let _ = self.shared.inboxes[shard].send_async(message).await;
         }
@@ -418,6 +419,7 @@ impl Applier {
                 database: self.database,
                 ops: vec![op],
                 reply,
+                client: None,
             };
             let _ = self.shared.inboxes[shard].send_async(message).await;
             receivers.push(receiver);

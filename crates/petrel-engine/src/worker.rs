@@ -15,6 +15,7 @@ use monoio::net::{ListenerOpts, TcpListener};
 use petrel_store::session::{
     self, ClientType, CommandStat, DatabaseShardStats, KillFilter, Session, ThreadSnapshot,
 };
+use petrel_store::slowlog::{ClientLabel, Slowlog, SlowlogEntry, SlowlogPart, SlowlogRequest};
 use petrel_store::{ExecContext, Shard, ShardOp, ShardReply};
 use tracing::warn;
 
@@ -39,10 +40,19 @@ pub(crate) enum Message {
         ops: Vec<ShardOp>,
         reply: oneshot::Sender<Vec<ShardReply>>,
         transaction: Option<u64>,
+        /// Who sent the commands, for the slow log (none for replication).
+        client: Option<Arc<ClientLabel>>,
     },
     /// Report this thread's counters and connections.
     Snapshot {
         reply: oneshot::Sender<ThreadSnapshot>,
+    },
+    /// SLOWLOG from a connection on another thread: this thread's part of
+    /// `database`'s slow log (or its reset).
+    Slowlog {
+        database: usize,
+        request: SlowlogRequest,
+        reply: oneshot::Sender<SlowlogPart>,
     },
     /// CLIENT KILL from a connection on another thread: close this
     /// thread's connections to `database` that `filter` matches, answering
@@ -101,6 +111,10 @@ pub(crate) struct Worker {
     pub stats: RefCell<ThreadStats>,
     /// This thread's connections, for CLIENT LIST.
     pub sessions: RefCell<HashMap<u64, Rc<RefCell<Session>>>>,
+    /// The commands this thread ran slowly, per database (SLOWLOG).
+    pub slowlog: RefCell<Slowlog>,
+    /// `node.slowlog_log_slower_than` in nanoseconds; `u64::MAX`: off.
+    slowlog_threshold_nanos: u64,
     pub lock: RefCell<ShardLock>,
     /// Clients blocked on keys of this shard, per (database, key), in arrival order.
     pub blocked: RefCell<BlockedQueues>,
@@ -145,6 +159,7 @@ impl Worker {
                 ops,
                 reply,
                 transaction,
+                client,
             } => {
                 if self.held_against(transaction) {
                     self.lock.borrow_mut().deferred.push_back(Message::Ops {
@@ -152,15 +167,23 @@ impl Worker {
                         ops,
                         reply,
                         transaction,
+                        client,
                     });
                     return;
                 }
                 let ctx = self.context(now_ms());
                 let replies = ops
                     .into_iter()
-                    .map(|op| self.apply(database, op, &ctx))
+                    .map(|op| self.apply(database, op, &ctx, client.as_deref()))
                     .collect();
                 let _ = reply.send(replies);
+            }
+            Message::Slowlog {
+                database,
+                request,
+                reply,
+            } => {
+                let _ = reply.send(self.slowlog_part(database, request));
             }
             Message::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot(now_ms()));
@@ -199,11 +222,29 @@ impl Worker {
         }
     }
 
-    /// Runs one shard operation on this thread's shard.
-    pub fn apply(&self, database: usize, op: ShardOp, ctx: &ExecContext) -> ShardReply {
+    /// Runs one shard operation on this thread's shard; a command that
+    /// runs slowly enough goes into the slow log under `client`.
+    pub fn apply(
+        &self,
+        database: usize,
+        op: ShardOp,
+        ctx: &ExecContext,
+        client: Option<&ClientLabel>,
+    ) -> ShardReply {
         let written = self.keys_with_waiters(database, &op);
         let replicated = crate::sync_feed::prepare_op(self, database, &op, ctx.now_ms);
-        let reply = self.shard.borrow_mut().apply(database, op, ctx);
+        let reply = match op {
+            ShardOp::Command { spec, args } if self.slowlog_on() => {
+                let started = self.clock.raw();
+                let reply = self.shard.borrow_mut().execute(database, spec, &args, ctx);
+                let took_nanos = self.clock.delta_as_nanos(started, self.clock.raw());
+                if self.is_slow(took_nanos) {
+                    self.log_slow(database, &args, took_nanos, client);
+                }
+                ShardReply::Reply(reply)
+            }
+            op => self.shard.borrow_mut().apply(database, op, ctx),
+        };
         crate::sync_feed::commit_op(self, database, replicated, &reply);
         self.publish_memory(database);
         if let Some(keys) = written {
@@ -249,6 +290,7 @@ impl Worker {
         ops: Vec<(usize, ShardOp)>,
         ctx: &ExecContext,
         transaction: Option<u64>,
+        client: Option<&Arc<ClientLabel>>,
     ) -> Vec<ShardReply> {
         if ops.iter().any(|(shard, _)| *shard == self.shard_id) {
             self.wait_until_free(transaction).await;
@@ -257,7 +299,7 @@ impl Worker {
         let mut remote: HashMap<usize, (Vec<usize>, Vec<ShardOp>)> = HashMap::new();
         for (index, (shard, op)) in ops.into_iter().enumerate() {
             if shard == self.shard_id {
-                replies.push(Some(self.apply(database, op, ctx)));
+                replies.push(Some(self.apply(database, op, ctx, client.map(|c| &**c))));
             } else {
                 replies.push(None);
                 let (indexes, shard_ops) = remote.entry(shard).or_default();
@@ -269,7 +311,7 @@ impl Worker {
         for (shard, (indexes, shard_ops)) in remote {
             pending.push((
                 indexes,
-                self.send_ops(shard, database, shard_ops, transaction),
+                self.send_ops(shard, database, shard_ops, transaction, client.cloned()),
             ));
         }
         for (indexes, receiver) in pending {
@@ -296,6 +338,7 @@ impl Worker {
         database: usize,
         ops: Vec<ShardOp>,
         transaction: Option<u64>,
+        client: Option<Arc<ClientLabel>>,
     ) -> impl std::future::Future<Output = Vec<ShardReply>> + 'static {
         let (reply, receiver) = oneshot::channel();
         let count = ops.len();
@@ -307,6 +350,7 @@ impl Worker {
                     ops,
                     reply,
                     transaction,
+                    client,
                 })
                 .await
                 .is_err()
@@ -434,6 +478,84 @@ impl Worker {
         count.recv_async().await.unwrap_or(0)
     }
 
+    /// Whether commands are timed for the slow log at all.
+    pub fn slowlog_on(&self) -> bool {
+        self.slowlog_threshold_nanos != u64::MAX
+    }
+
+    /// Whether a command that took `took_nanos` goes into the slow log
+    /// (`node.slowlog_log_slower_than`). On every command's path: one
+    /// comparison.
+    #[inline]
+    pub fn is_slow(&self, took_nanos: u64) -> bool {
+        took_nanos >= self.slowlog_threshold_nanos
+    }
+
+    /// Records a slow command (see [`Worker::is_slow`]).
+    #[cold]
+    pub fn log_slow(
+        &self,
+        database: usize,
+        args: &[bytes::Bytes],
+        took_nanos: u64,
+        client: Option<&ClientLabel>,
+    ) {
+        let id = self.shared.slowlog_ids.fetch_add(1, Ordering::Relaxed);
+        let entry = SlowlogEntry::new(
+            id,
+            now_ms() / 1000,
+            took_nanos / 1000,
+            args,
+            client.cloned().unwrap_or_default(),
+        );
+        let max_len =
+            usize::try_from(self.shared.config.node.slowlog_max_len).unwrap_or(usize::MAX);
+        self.slowlog.borrow_mut().record(database, entry, max_len);
+    }
+
+    /// This thread's part of SLOWLOG for `database`.
+    fn slowlog_part(&self, database: usize, request: SlowlogRequest) -> SlowlogPart {
+        let mut slowlog = self.slowlog.borrow_mut();
+        match request {
+            SlowlogRequest::Get { count } => SlowlogPart {
+                entries: slowlog.newest(database, count),
+                len: slowlog.len(database),
+            },
+            SlowlogRequest::Len => SlowlogPart {
+                entries: Vec::new(),
+                len: slowlog.len(database),
+            },
+            SlowlogRequest::Reset => {
+                slowlog.reset(database);
+                SlowlogPart::default()
+            }
+        }
+    }
+
+    /// SLOWLOG over every thread: each one's part of `database`'s log.
+    pub async fn slowlog(&self, database: usize, request: SlowlogRequest) -> Vec<SlowlogPart> {
+        let mut receivers = Vec::new();
+        for (shard, sender) in self.shared.inboxes.iter().enumerate() {
+            if shard == self.shard_id {
+                continue;
+            }
+            let (reply, receiver) = oneshot::channel();
+            let message = Message::Slowlog {
+                database,
+                request,
+                reply,
+            };
+            if sender.send_async(message).await.is_ok() {
+                receivers.push(receiver);
+            }
+        }
+        let mut parts = vec![self.slowlog_part(database, request)];
+        for receiver in receivers {
+            parts.extend(receiver.await.ok());
+        }
+        parts
+    }
+
     /// CLIENT KILL on this thread's sessions. A matched connection's socket
     /// is shut down, which ends its task as a hang-up would (a blocked
     /// client's next check of its socket included); the caller's is not.
@@ -499,6 +621,9 @@ async fn serve(
         shard: RefCell::new(Shard::new(shared.config.databases.len())),
         stats: RefCell::new(ThreadStats::new()),
         sessions: RefCell::new(HashMap::new()),
+        slowlog: RefCell::new(Slowlog::default()),
+        slowlog_threshold_nanos: u64::try_from(shared.config.node.slowlog_log_slower_than_us)
+            .map_or(u64::MAX, |micros| micros.saturating_mul(1000)),
         lock: RefCell::new(ShardLock::default()),
         blocked: RefCell::new(HashMap::new()),
         ready_keys: RefCell::new(VecDeque::new()),

@@ -17,6 +17,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod route;
 pub mod session;
+pub mod slowlog;
 pub mod table;
 pub mod types;
 

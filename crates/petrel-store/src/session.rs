@@ -1,6 +1,6 @@
 //! A client connection's protocol state and the connection-level commands
 //! (PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET, CLIENT, COMMAND, CONFIG,
-//! INFO, TIME, ROLE), decided without I/O.
+//! INFO, TIME, ROLE, SLOWLOG), decided without I/O.
 //!
 //! The engine owns one [`Session`] per connection and calls [`handle`] for
 //! every command whose route is [`crate::Route::Connection`], after it has
@@ -146,6 +146,10 @@ pub struct SessionEnv<'a> {
     pub maxclients: u64,
     /// Seconds of silence before a client's peer is probed (CONFIG GET tcp-keepalive).
     pub tcp_keepalive_secs: u64,
+    /// `node.slowlog_log_slower_than` (microseconds; negative: off).
+    pub slowlog_log_slower_than_us: i64,
+    /// `node.slowlog_max_len`.
+    pub slowlog_max_len: u64,
     /// Data threads (shards) on this node.
     pub shard_count: usize,
 }
@@ -163,6 +167,9 @@ pub enum Outcome {
     /// thread, then answer with [`KillFilter::reply`]. When the caller's
     /// own connection matches, it is closed after that reply.
     Kill(KillFilter),
+    /// SLOWLOG GET, LEN or RESET: ask every data thread for its part of the
+    /// database's slow log, then answer with [`crate::slowlog::answer`].
+    Slowlog(crate::slowlog::SlowlogRequest),
 }
 
 /// A client's type as CLIENT KILL and CLIENT LIST name it.
@@ -379,6 +386,7 @@ pub fn subcommands(container: &str) -> &'static [SubcommandSpec] {
         "client" => connection::CLIENT_SUBCOMMANDS,
         "command" => server::COMMAND_SUBCOMMANDS,
         "config" => server::CONFIG_SUBCOMMANDS,
+        "slowlog" => server::SLOWLOG_SUBCOMMANDS,
         _ => &[],
     }
 }
@@ -424,6 +432,7 @@ pub fn handle(
         "info" => server::info(args),
         "time" => Outcome::Reply(server::time(env)),
         "role" => Outcome::Gather(GatherRequest::Role),
+        "slowlog" => server::slowlog(session, args),
         other => Outcome::Reply(Reply::error_owned(format!(
             "ERR command '{other}' is not a connection-level command"
         ))),

@@ -85,6 +85,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         "2.6.0",
         "",
     ),
+    // A container: its subcommands carry the flags, as in Redis.
+    row(
+        "slowlog",
+        -2,
+        0,
+        "A container for slow log commands",
+        "2.2.12",
+        "",
+    ),
     row(
         "role",
         1,
@@ -211,6 +220,74 @@ pub const CONFIG_SUBCOMMANDS: &[SubcommandSpec] = &[
         "",
     ),
 ];
+
+/// The SLOWLOG subcommands.
+pub const SLOWLOG_SUBCOMMANDS: &[SubcommandSpec] = &[
+    subcommand(
+        "slowlog|get",
+        -2,
+        ADMIN | LOADING | STALE,
+        "Get the slow log's entries",
+        "2.2.12",
+        "[count]",
+    ),
+    subcommand(
+        "slowlog|len",
+        2,
+        ADMIN | LOADING | STALE,
+        "Get the slow log's length",
+        "2.2.12",
+        "",
+    ),
+    subcommand(
+        "slowlog|reset",
+        2,
+        ADMIN | LOADING | STALE,
+        "Clear all entries from the slow log",
+        "2.2.12",
+        "",
+    ),
+    subcommand(
+        "slowlog|help",
+        2,
+        LOADING | STALE,
+        "Show helpful text about the different subcommands",
+        "6.2.0",
+        "",
+    ),
+];
+
+const SLOWLOG_HELP: &[&str] = &[
+    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// SLOWLOG GET [count] | LEN | RESET | HELP. Every answer but HELP needs
+/// every data thread's log, so the engine carries it out.
+pub(crate) fn slowlog(session: &mut Session, args: &[Bytes]) -> Outcome {
+    let subcommand = match resolve_subcommand("slowlog", args) {
+        Ok(subcommand) => subcommand,
+        Err(error) => return Outcome::Reply(error),
+    };
+    session.last_command = subcommand.name;
+    if subcommand.name == "slowlog|help" {
+        return Outcome::Reply(help_reply(SLOWLOG_HELP));
+    }
+    match crate::slowlog::parse_request(subcommand.name, args) {
+        Ok(request) => Outcome::Slowlog(request),
+        Err(error) => Outcome::Reply(error),
+    }
+}
 
 const COMMAND_HELP: &[&str] = &[
     "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -733,8 +810,11 @@ fn config_parameters(session: &Session, env: &SessionEnv) -> Vec<(&'static str, 
         ("port", env.port.to_string()),
         ("proto-max-bulk-len", env.proto_max_bulk_len.to_string()),
         ("save", String::new()),
-        ("slowlog-log-slower-than", "10000".into()),
-        ("slowlog-max-len", "128".into()),
+        (
+            "slowlog-log-slower-than",
+            env.slowlog_log_slower_than_us.to_string(),
+        ),
+        ("slowlog-max-len", env.slowlog_max_len.to_string()),
         ("tcp-keepalive", env.tcp_keepalive_secs.to_string()),
         ("timeout", "0".into()),
     ]

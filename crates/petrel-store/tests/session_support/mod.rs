@@ -21,6 +21,8 @@ pub fn env(password: Option<&'static str>) -> SessionEnv<'static> {
         maxmemory_bytes: 1 << 30,
         maxclients: 4_064,
         tcp_keepalive_secs: 120,
+        slowlog_log_slower_than_us: 10_000,
+        slowlog_max_len: 128,
         shard_count: 2,
     }
 }
