@@ -120,6 +120,24 @@ impl<'a> Batch<'a> {
         }
     }
 
+    /// Sends `ops` to their shards for this connection (under
+    /// `transaction`'s hold, if any) and waits for the replies, in order.
+    async fn dispatch(
+        &self,
+        ops: Vec<(usize, ShardOp)>,
+        transaction: Option<u64>,
+    ) -> Vec<ShardReply> {
+        self.worker
+            .dispatch(
+                self.database,
+                ops,
+                &self.ctx,
+                transaction,
+                Some(&self.client_label()),
+            )
+            .await
+    }
+
     /// A copy of the connection's label for a command that leaves this
     /// task (another shard's slow log may need it).
     fn client_label(&self) -> Arc<ClientLabel> {
@@ -569,18 +587,7 @@ impl<'a> Batch<'a> {
         loop {
             match coordinator.step(replies) {
                 Step::Done(reply) => return reply,
-                Step::Dispatch(ops) => {
-                    replies = self
-                        .worker
-                        .dispatch(
-                            self.database,
-                            ops,
-                            &self.ctx,
-                            self.transaction,
-                            Some(&self.client_label()),
-                        )
-                        .await
-                }
+                Step::Dispatch(ops) => replies = self.dispatch(ops, self.transaction).await,
             }
         }
     }
@@ -651,16 +658,7 @@ impl Batch<'_> {
             .iter()
             .map(|(shard, keys)| (*shard, ShardOp::Watch { keys: keys.clone() }))
             .collect();
-        let replies = self
-            .worker
-            .dispatch(
-                self.database,
-                ops,
-                &self.ctx,
-                self.transaction,
-                Some(&self.client_label()),
-            )
-            .await;
+        let replies = self.dispatch(ops, self.transaction).await;
         let mut session = self.session.borrow_mut();
         for ((shard, keys), reply) in groups.into_iter().zip(replies) {
             let ShardReply::Watched(tokens) = reply else {
@@ -683,15 +681,7 @@ impl Batch<'_> {
             return;
         }
         let ops = unwatch_ops(watched);
-        self.worker
-            .dispatch(
-                self.database,
-                ops,
-                &self.ctx,
-                self.transaction,
-                Some(&self.client_label()),
-            )
-            .await;
+        self.dispatch(ops, self.transaction).await;
     }
 
     fn group_by_shard(&self, keys: Vec<Bytes>) -> Vec<(usize, Vec<Bytes>)> {
@@ -761,15 +751,7 @@ impl Batch<'_> {
         }
         if !watched.is_empty() {
             let ops = unwatch_ops(watched);
-            self.worker
-                .dispatch(
-                    self.database,
-                    ops,
-                    &self.ctx,
-                    Some(holder),
-                    Some(&self.client_label()),
-                )
-                .await;
+            self.dispatch(ops, Some(holder)).await;
         }
         for shard in held.into_iter().rev() {
             self.worker.free_shard(shard, holder).await;
@@ -790,14 +772,7 @@ impl Batch<'_> {
             .into_iter()
             .map(|(shard, keys)| (shard, ShardOp::CheckWatches { keys }))
             .collect();
-        self.worker
-            .dispatch(
-                self.database,
-                ops,
-                &self.ctx,
-                Some(holder),
-                Some(&self.client_label()),
-            )
+        self.dispatch(ops, Some(holder))
             .await
             .into_iter()
             .all(|reply| matches!(reply, ShardReply::Reply(Reply::Integer(1))))

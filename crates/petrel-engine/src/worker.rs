@@ -407,24 +407,40 @@ impl Worker {
 
     /// Snapshots of every thread, this one included, in shard order.
     pub async fn gather_snapshots(&self, now_ms: u64) -> Vec<ThreadSnapshot> {
+        let others = self
+            .ask_other_threads(|reply| Message::Snapshot { reply })
+            .await;
+        let mut snapshots = vec![ThreadSnapshot::default(); self.shared.shard_count()];
+        snapshots[self.shard_id] = self.snapshot(now_ms);
+        for (shard, snapshot) in others {
+            snapshots[shard] = snapshot;
+        }
+        snapshots
+    }
+
+    /// Sends every other data thread the message `ask` makes and waits for
+    /// their answers, by shard; a thread that is gone is left out.
+    async fn ask_other_threads<T>(
+        &self,
+        ask: impl Fn(oneshot::Sender<T>) -> Message,
+    ) -> Vec<(usize, T)> {
         let mut receivers = Vec::new();
         for (shard, sender) in self.shared.inboxes.iter().enumerate() {
             if shard == self.shard_id {
                 continue;
             }
             let (reply, receiver) = oneshot::channel();
-            if sender.send_async(Message::Snapshot { reply }).await.is_ok() {
+            if sender.send_async(ask(reply)).await.is_ok() {
                 receivers.push((shard, receiver));
             }
         }
-        let mut snapshots = vec![ThreadSnapshot::default(); self.shared.shard_count()];
-        snapshots[self.shard_id] = self.snapshot(now_ms);
+        let mut answers = Vec::with_capacity(receivers.len());
         for (shard, receiver) in receivers {
-            if let Ok(snapshot) = receiver.await {
-                snapshots[shard] = snapshot;
+            if let Ok(answer) = receiver.await {
+                answers.push((shard, answer));
             }
         }
-        snapshots
+        answers
     }
 
     /// CLIENT KILL over every thread: closes the connections to `database`
@@ -437,26 +453,16 @@ impl Worker {
         filter: &KillFilter,
         caller: u64,
     ) -> (usize, bool) {
-        let mut receivers = Vec::new();
-        for (shard, sender) in self.shared.inboxes.iter().enumerate() {
-            if shard == self.shard_id {
-                continue;
-            }
-            let (reply, receiver) = oneshot::channel();
-            let message = Message::KillClients {
+        let others = self
+            .ask_other_threads(|reply| Message::KillClients {
                 database,
                 filter: Box::new(filter.clone()),
                 caller,
                 reply,
-            };
-            if sender.send_async(message).await.is_ok() {
-                receivers.push(receiver);
-            }
-        }
+            })
+            .await;
         let (mut killed, caller_killed) = self.kill_local(database, filter, caller);
-        for receiver in receivers {
-            killed += receiver.await.unwrap_or(0);
-        }
+        killed += others.into_iter().map(|(_, count)| count).sum::<usize>();
         if let Some(kind) = filter.link_type() {
             killed += self.close_replication_links(database, kind).await;
         }
@@ -534,25 +540,15 @@ impl Worker {
 
     /// SLOWLOG over every thread: each one's part of `database`'s log.
     pub async fn slowlog(&self, database: usize, request: SlowlogRequest) -> Vec<SlowlogPart> {
-        let mut receivers = Vec::new();
-        for (shard, sender) in self.shared.inboxes.iter().enumerate() {
-            if shard == self.shard_id {
-                continue;
-            }
-            let (reply, receiver) = oneshot::channel();
-            let message = Message::Slowlog {
+        let others = self
+            .ask_other_threads(|reply| Message::Slowlog {
                 database,
                 request,
                 reply,
-            };
-            if sender.send_async(message).await.is_ok() {
-                receivers.push(receiver);
-            }
-        }
+            })
+            .await;
         let mut parts = vec![self.slowlog_part(database, request)];
-        for receiver in receivers {
-            parts.extend(receiver.await.ok());
-        }
+        parts.extend(others.into_iter().map(|(_, part)| part));
         parts
     }
 
