@@ -381,11 +381,12 @@ impl<'a> Batch<'a> {
                 let mut parts = Vec::with_capacity(ops.len());
                 for (shard, op) in ops {
                     if shard == self.ctx.shard_id {
+                        let client = self.client.borrow();
                         parts.push(Part::Done(Box::new(self.worker.apply(
                             self.database,
                             op,
                             &self.ctx,
-                            Some(&self.client_label()),
+                            Some(&client),
                         ))));
                     } else {
                         let index = self.queue(shard, op);

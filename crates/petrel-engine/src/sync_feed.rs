@@ -72,6 +72,15 @@ pub(crate) struct SnapshotChunk {
     pub aborted: bool,
 }
 
+/// A database's replication status as the sync ring last published it.
+#[derive(Debug, Default)]
+struct PublishedStatus {
+    /// INFO's Replication section.
+    info: String,
+    /// ROLE's answer.
+    role: Option<petrel_store::session::ReplicationRole>,
+}
+
 /// What the threads share for replication.
 #[derive(Debug)]
 pub(crate) struct SyncShared {
@@ -85,10 +94,9 @@ pub(crate) struct SyncShared {
     pub replica_change_receiver: Mutex<Option<flume::Receiver<crate::sync_replica::RingControl>>>,
     /// Per database: writes feed the stream (a replica attached once).
     pub feeding: Vec<AtomicBool>,
-    /// Per database: INFO's Replication section as the sync ring last wrote it.
-    pub info: Vec<Mutex<String>>,
-    /// Per database: the role ROLE reports, written with `info`.
-    pub role: Vec<Mutex<Option<petrel_store::session::ReplicationRole>>>,
+    /// Per database: INFO's Replication section and the role ROLE reports,
+    /// as the sync ring last wrote them (together, so they always agree).
+    status: Vec<Mutex<PublishedStatus>>,
     /// Per database: PSYNC/SYNC refused because they came over plaintext on
     /// a `replica_ssl` or `enabled` port, or over TLS without a syncer
     /// certificate.
@@ -116,10 +124,9 @@ impl SyncShared {
             feeding: (0..database_count)
                 .map(|_| AtomicBool::new(false))
                 .collect(),
-            info: (0..database_count)
-                .map(|_| Mutex::new(String::new()))
+            status: (0..database_count)
+                .map(|_| Mutex::new(PublishedStatus::default()))
                 .collect(),
-            role: (0..database_count).map(|_| Mutex::new(None)).collect(),
             refused_plaintext: (0..database_count).map(|_| AtomicU64::new(0)).collect(),
             refused_not_syncer: (0..database_count).map(|_| AtomicU64::new(0)).collect(),
             loading: (0..database_count)
@@ -130,7 +137,7 @@ impl SyncShared {
 
     /// INFO's Replication section for `database`, if the sync ring wrote one.
     pub fn info_section(&self, database: usize) -> Option<String> {
-        let mut text = self.info.get(database)?.lock().ok()?.clone();
+        let mut text = self.status.get(database)?.lock().ok()?.info.clone();
         if text.is_empty() {
             return None;
         }
@@ -144,7 +151,7 @@ impl SyncShared {
 
     /// ROLE's answer for `database`, if the sync ring published one.
     pub fn role(&self, database: usize) -> Option<petrel_store::session::ReplicationRole> {
-        self.role.get(database)?.lock().ok()?.clone()
+        self.status.get(database)?.lock().ok()?.role.clone()
     }
 
     /// Publishes INFO's Replication section and ROLE's answer together.
@@ -154,14 +161,12 @@ impl SyncShared {
         info: String,
         role: petrel_store::session::ReplicationRole,
     ) {
-        if let Some(slot) = self.info.get(database) {
-            if let Ok(mut text) = slot.lock() {
-                *text = info;
-            }
-        }
-        if let Some(slot) = self.role.get(database) {
+        if let Some(slot) = self.status.get(database) {
             if let Ok(mut published) = slot.lock() {
-                *published = Some(role);
+                *published = PublishedStatus {
+                    info,
+                    role: Some(role),
+                };
             }
         }
     }

@@ -395,10 +395,7 @@ impl Keyspace {
     /// What `key` and its value count for in the memory limit (MEMORY
     /// USAGE), or `None` when the key is absent or expired.
     pub fn memory_usage_of(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
-        self.get(key, now_ms)?;
-        self.entries
-            .get_key_value(key)
-            .map(|(stored_key, entry)| entry_cost(stored_key, entry))
+        self.get(key, now_ms).map(|entry| entry_cost(key, entry))
     }
 
     /// Recomputes [`Keyspace::used_memory_bytes`] from scratch by walking

@@ -124,10 +124,6 @@ impl Slowlog {
         self.databases.get(database).map_or(0, VecDeque::len)
     }
 
-    pub fn is_empty(&self, database: usize) -> bool {
-        self.len(database) == 0
-    }
-
     pub fn reset(&mut self, database: usize) {
         if let Some(entries) = self.databases.get_mut(database) {
             entries.clear();
@@ -329,7 +325,7 @@ mod tests {
             Reply::Integer(2)
         );
         second.reset(0);
-        assert!(second.is_empty(0));
+        assert_eq!(second.len(0), 0);
         assert_eq!(second.len(1), 1, "another database's entries stay");
     }
 
